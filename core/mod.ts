@@ -1,0 +1,6 @@
+/**
+ * tinychat's logic as pure state machines: events in, actions out.
+ *
+ * @module
+ */
+export * from "./server_core.ts";

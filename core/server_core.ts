@@ -1,0 +1,695 @@
+import {
+  type ByteOrder,
+  Code,
+  codePayload,
+  encodeFrame,
+  type Frame,
+  FrameType,
+  nameProblem,
+  readCode,
+} from "../protocol/mod.ts";
+import type { Store } from "../store/store.ts";
+
+/** A connection's number, chosen by the I/O layer. */
+export type ConnId = number;
+
+/** How the core acts on connections: the only way out besides the store. */
+export interface CoreOutbox {
+  /** Queues `bytes` (one or more whole frames) for `conn`. */
+  send(conn: ConnId, bytes: Uint8Array): void;
+  /** Closes `conn` after what was queued for it; the core has already forgotten it. */
+  close(conn: ConnId, reason: string): void;
+}
+
+/** Severity of a log event. */
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+/** Receives the core's log events: an event name and its fields. */
+export type CoreLogger = (
+  level: LogLevel,
+  event: string,
+  fields: Record<string, string | number | boolean>,
+) => void;
+
+/** Options of `ServerCore`. */
+export interface ServerCoreOptions {
+  /** Where known users, stored messages and owed receipts live. */
+  store: Store;
+  /** Where frames and closes go. */
+  outbox: CoreOutbox;
+  /** How long a recipient has to acknowledge a live message, in ms. Default 3000. */
+  ackTimeoutMs?: number;
+  /** Stored messages per recipient; beyond it a sender gets "507". Default 100000. */
+  maxQueue?: number;
+  /** Stored messages handed over per step of a login drain. Default 512. */
+  drainPage?: number;
+  /** Sink for log events. Default: none. */
+  log?: CoreLogger;
+}
+
+/** A frame as the core receives it, with its bytes as received when the I/O layer has them. */
+export interface InboundFrame extends Frame {
+  /** The frame's bytes in the sender's byte order, for forwarding unchanged. */
+  raw?: Uint8Array;
+}
+
+interface Session {
+  conn: ConnId;
+  peer: string;
+  /** "" until the connection logs in (HELLO) or is bound by its first frame. */
+  name: string;
+  order: ByteOrder;
+  /** Bound by its first frame (a seed-000 client): it never acknowledges type 2. */
+  legacy: boolean;
+  closed: boolean;
+  /** Stored messages are still being handed over; live ones wait in `held`. */
+  draining: boolean;
+  drainAfter: number;
+  waitingWritable: boolean;
+  held: Pending[];
+  /** Live messages addressed to this session, not yet acknowledged. */
+  toMe: Set<Pending>;
+  /** Stored messages handed over as type 2 and not acknowledged yet: key -> seq. */
+  handedOver: Map<string, number>;
+  /** Keys of `#implicitAcks` entries for this (legacy) session. */
+  implicit: Set<string>;
+}
+
+interface Pending {
+  key: string;
+  src: string;
+  dst: string;
+  id: number;
+  payload: Uint8Array;
+  raw: Uint8Array | undefined;
+  rawOrder: ByteOrder;
+  hash: number;
+  receivedAt: number;
+  deadline: number;
+  to: Session;
+  sent: boolean;
+}
+
+interface ImplicitAck {
+  session: Session;
+  key: string;
+  src: string;
+  id: number;
+  deadline: number;
+}
+
+interface Recent {
+  dst: string;
+  hash: number;
+  code: string;
+}
+
+interface Deferred {
+  ok(): void;
+  fail(): void;
+}
+
+const RECENT_PER_SENDER = 1024;
+const EMPTY = new Uint8Array(0);
+
+/**
+ * The server's delivery logic as a state machine: events in (`open`, `frame`, `malformed`,
+ * `closed`, `writable`, `tick`), actions out through the outbox and the store. It never reads a
+ * clock: every event carries `now` (ms), so tests drive the 3-second rule without sleeping.
+ *
+ * Store writes made while handling events are one batch; `commit(now)` ends the turn: it makes
+ * the batch durable, then releases the answers that waited for it (a "300" is sent only after
+ * the message is on disk).
+ *
+ * @example
+ * ```ts
+ * import { ServerCore } from "./server_core.ts";
+ * import { MemoryStore } from "../store/memory_store.ts";
+ * const sent: Uint8Array[] = [];
+ * const core = new ServerCore({
+ *   store: new MemoryStore(),
+ *   outbox: { send: (_conn, bytes) => sent.push(bytes), close: () => {} },
+ * });
+ * core.open(1, 0, "127.0.0.1:5000");
+ * core.frame(1, { type: 3, id: 0, src: "alice", dst: "", payload: new Uint8Array() }, "be", 0);
+ * core.commit(0); // sent now holds alice's "200"
+ * ```
+ */
+export class ServerCore {
+  #store: Store;
+  #outbox: CoreOutbox;
+  #ackTimeout: number;
+  #maxQueue: number;
+  #drainPage: number;
+  #log: CoreLogger;
+  #sessions = new Map<ConnId, Session>();
+  #byName = new Map<string, Session>();
+  #users: Set<string>;
+  #counts: Map<string, number>;
+  #owed: Map<string, number>;
+  /** Live messages awaiting an ack, in deadline order (the timeout is constant). */
+  #pending = new Map<string, Pending>();
+  /** Type-2 frames handed to legacy sessions, in deadline order. */
+  #implicitAcks = new Map<string, ImplicitAck>();
+  #recent = new Map<string, Map<number, Recent>>();
+  #deferred: Deferred[] = [];
+  #dirty = false;
+
+  constructor(options: ServerCoreOptions) {
+    this.#store = options.store;
+    this.#outbox = options.outbox;
+    this.#ackTimeout = options.ackTimeoutMs ?? 3000;
+    this.#maxQueue = options.maxQueue ?? 100_000;
+    this.#drainPage = options.drainPage ?? 512;
+    this.#log = options.log ?? (() => {});
+    this.#users = new Set(this.#store.users());
+    this.#counts = this.#store.counts();
+    this.#owed = this.#store.receiptCounts();
+  }
+
+  /** Connections open now. */
+  get connections(): number {
+    return this.#sessions.size;
+  }
+
+  /** Names logged in now. */
+  online(): string[] {
+    return [...this.#byName.keys()];
+  }
+
+  /** Whether a write batch or answers wait for `commit()`. */
+  get needsCommit(): boolean {
+    return this.#dirty || this.#deferred.length > 0;
+  }
+
+  /** The earliest deadline (ms) that `tick` must see, if any. */
+  nextDeadline(): number | undefined {
+    let next: number | undefined;
+    for (const p of this.#pending.values()) {
+      next = p.deadline;
+      break;
+    }
+    for (const a of this.#implicitAcks.values()) {
+      if (next === undefined || a.deadline < next) next = a.deadline;
+      break;
+    }
+    return next;
+  }
+
+  /** A connection was accepted. */
+  open(conn: ConnId, now: number, peer = ""): void {
+    this.#sessions.set(conn, {
+      conn,
+      peer,
+      name: "",
+      order: "be",
+      legacy: false,
+      closed: false,
+      draining: false,
+      drainAfter: 0,
+      waitingWritable: false,
+      held: [],
+      toMe: new Set(),
+      handedOver: new Map(),
+      implicit: new Set(),
+    });
+    this.#log("debug", "connect", { conn, peer, at: now });
+  }
+
+  /** A whole, well-formed frame arrived on `conn`, whose byte order is `order`. */
+  frame(conn: ConnId, frame: InboundFrame, order: ByteOrder, now: number): void {
+    const s = this.#sessions.get(conn);
+    if (s === undefined) return;
+    s.order = order;
+    if (s.name === "") {
+      if (frame.type === FrameType.HELLO) return this.#hello(s, frame, now);
+      if (frame.type === FrameType.PING) return this.#pong(s, frame);
+      if (!this.#bind(s, frame.src, frame.id, true, now)) return;
+    } else if (frame.type === FrameType.HELLO) {
+      return this.#reject(s, Code.BAD_REQUEST, frame.id, "second HELLO on one connection", now);
+    }
+    switch (frame.type) {
+      case FrameType.MSG:
+        return this.#message(s, frame, now);
+      case FrameType.ACK:
+        return this.#ack(s, frame, now);
+      case FrameType.PING:
+        return this.#pong(s, frame);
+      case FrameType.PONG:
+        return;
+      case FrameType.OFFLINE:
+        return this.#reject(
+          s,
+          Code.BAD_REQUEST,
+          frame.id,
+          "type 2 is sent by the server only",
+          now,
+        );
+      default:
+        this.#answerOn(s, "", frame.id, Code.NOT_IMPLEMENTED);
+        this.#log("info", "not-implemented", { conn, user: s.name, type: frame.type });
+    }
+  }
+
+  /** `conn` sent bytes that are not a frame: answer with `code` and close that connection. */
+  malformed(conn: ConnId, code: string, reason: string, now: number): void {
+    const s = this.#sessions.get(conn);
+    if (s === undefined) return;
+    this.#reject(s, code, 0, reason, now);
+  }
+
+  /** The peer closed `conn` or it failed. */
+  closed(conn: ConnId, now: number, reason = "closed by peer"): void {
+    const s = this.#sessions.get(conn);
+    if (s !== undefined) this.#drop(s, reason, now, false);
+  }
+
+  /** Everything queued for `conn` has been written: continue a login drain. */
+  writable(conn: ConnId, now: number): void {
+    const s = this.#sessions.get(conn);
+    if (s === undefined || !s.waitingWritable) return;
+    s.waitingWritable = false;
+    this.#drainStep(s, now);
+  }
+
+  /** Time passed: apply every deadline at or before `now`. */
+  tick(now: number): void {
+    for (const p of this.#pending.values()) {
+      if (p.deadline > now) break;
+      this.#expire(p, now);
+    }
+    for (const a of this.#implicitAcks.values()) {
+      if (a.deadline > now) break;
+      this.#implicitAcks.delete(a.key);
+      a.session.implicit.delete(a.key);
+      this.#storedAcked(a.session, `${a.src}\n${a.id}`, now);
+    }
+  }
+
+  /**
+   * Ends a turn: makes the batch of store writes durable, then sends what waited for it. If the
+   * store fails, the senders waiting on that batch get "500" instead.
+   */
+  commit(now: number): void {
+    for (let round = 0; round < 8 && this.needsCommit; round++) {
+      const actions = this.#deferred;
+      this.#deferred = [];
+      let ok = true;
+      if (this.#dirty) {
+        this.#dirty = false;
+        try {
+          this.#store.commit();
+        } catch (error) {
+          ok = false;
+          this.#store.rollback();
+          this.#counts = this.#store.counts();
+          this.#owed = this.#store.receiptCounts();
+          this.#log("error", "store-commit-failed", { error: String(error), at: now });
+        }
+      }
+      for (const action of actions) ok ? action.ok() : action.fail();
+    }
+  }
+
+  #hello(s: Session, frame: InboundFrame, now: number): void {
+    if (!this.#bind(s, frame.src, frame.id, false, now)) return;
+    this.#defer(() => {
+      if (s.closed) return;
+      this.#answerOn(s, "", frame.id, Code.DELIVERED);
+      this.#startDrain(s, now);
+    }, () => this.#reject(s, Code.SERVER_ERROR, frame.id, "could not record the login", now));
+  }
+
+  /** Binds `s` to `name`; on failure answers and closes, and returns false. */
+  #bind(s: Session, name: string, id: number, legacy: boolean, now: number): boolean {
+    const problem = nameProblem(name);
+    if (problem !== undefined) {
+      this.#reject(s, Code.BAD_REQUEST, id, `invalid username: ${problem}`, now);
+      return false;
+    }
+    if (this.#byName.has(name)) this.tick(now);
+    if (this.#byName.has(name)) {
+      this.#reject(s, Code.NAME_IN_USE, id, `name ${name} in use`, now);
+      return false;
+    }
+    s.name = name;
+    s.legacy = legacy;
+    s.draining = true;
+    this.#byName.set(name, s);
+    if (!this.#users.has(name)) {
+      this.#users.add(name);
+      this.#write(() => this.#store.addUser(name, now));
+    }
+    // A seed-000 client counts its messageIds from 0 at every start.
+    if (legacy) {
+      this.#recent.delete(name);
+      this.#defer(() => this.#startDrain(s, now), () => this.#drop(s, "store failed", now, true));
+    }
+    this.#log("info", "login", { conn: s.conn, user: name, legacy, peer: s.peer });
+    return true;
+  }
+
+  #message(s: Session, frame: InboundFrame, now: number): void {
+    if (frame.src !== s.name) {
+      return this.#reject(s, Code.FORBIDDEN, frame.id, `src ${frame.src} is not ${s.name}`, now);
+    }
+    const dst = frame.dst;
+    if (dst === "") {
+      return this.#reject(s, Code.BAD_REQUEST, frame.id, "message without recipient", now);
+    }
+    if (!this.#users.has(dst)) {
+      this.#answerOn(s, dst, frame.id, Code.UNKNOWN_USER);
+      this.#log("info", "unknown-recipient", { user: s.name, dst, id: frame.id });
+      return;
+    }
+    const key = `${s.name}\n${frame.id}`;
+    const hash = fnv1a(frame.payload);
+    const inFlight = this.#pending.get(key);
+    if (inFlight !== undefined) {
+      // A resend of a message still in flight: its answer is on its way.
+      if (inFlight.dst === dst && inFlight.hash === hash) return;
+    } else {
+      const code = this.#duplicateCode(s.name, dst, frame.id, hash, frame.payload);
+      if (code !== undefined) {
+        this.#answerOn(s, dst, frame.id, code);
+        this.#log("debug", "duplicate", { user: s.name, dst, id: frame.id, code });
+        return;
+      }
+    }
+    const to = this.#byName.get(dst);
+    const message = {
+      src: s.name,
+      dst,
+      id: frame.id,
+      payload: frame.payload,
+      hash,
+      receivedAt: now,
+    };
+    if (to === undefined || inFlight !== undefined) return this.#storeMessage(message, now);
+    const p: Pending = {
+      ...message,
+      key,
+      raw: frame.raw,
+      rawOrder: s.order,
+      deadline: now + this.#ackTimeout,
+      to,
+      sent: false,
+    };
+    this.#pending.set(key, p);
+    to.toMe.add(p);
+    if (to.draining) to.held.push(p);
+    else this.#sendLive(p);
+  }
+
+  /** The answer already given for a resent message, if it is one. */
+  #duplicateCode(
+    src: string,
+    dst: string,
+    id: number,
+    hash: number,
+    payload: Uint8Array,
+  ): string | undefined {
+    const recent = this.#recent.get(src)?.get(id);
+    if (recent !== undefined) {
+      return recent.dst === dst && recent.hash === hash ? recent.code : undefined;
+    }
+    if ((this.#counts.get(dst) ?? 0) > 0) {
+      for (const m of this.#store.findMessages(src, id, dst)) {
+        if (equalBytes(m.payload, payload)) return Code.STORED;
+      }
+    }
+    if ((this.#owed.get(src) ?? 0) > 0 && this.#store.hasReceipt(src, dst, id)) {
+      return Code.DELIVERED;
+    }
+    return undefined;
+  }
+
+  #sendLive(p: Pending): void {
+    p.sent = true;
+    const to = p.to;
+    if (p.raw !== undefined && p.rawOrder === to.order) return this.#outbox.send(to.conn, p.raw);
+    this.#outbox.send(
+      to.conn,
+      encodeFrame(
+        { type: FrameType.MSG, id: p.id, src: p.src, dst: p.dst, payload: p.payload },
+        to.order,
+      ),
+    );
+  }
+
+  #ack(s: Session, frame: InboundFrame, now: number): void {
+    if (frame.src !== s.name) {
+      return this.#reject(s, Code.FORBIDDEN, frame.id, `src ${frame.src} is not ${s.name}`, now);
+    }
+    const key = `${frame.dst}\n${frame.id}`;
+    const p = this.#pending.get(key);
+    if (p !== undefined && p.to === s) {
+      this.#pending.delete(key);
+      s.toMe.delete(p);
+      const read = readCode(frame.payload);
+      const code = /^[0-9]{3}$/.test(read) ? read : Code.DELIVERED;
+      this.#remember(p.src, p.id, p.dst, p.hash, code);
+      this.#answerUser(p.src, p.dst, p.id, code);
+      this.#log("debug", "delivered", { src: p.src, dst: p.dst, id: p.id, code });
+      return;
+    }
+    if (s.handedOver.has(key)) return this.#storedAcked(s, key, now);
+    this.#log("debug", "stray-ack", { user: s.name, dst: frame.dst, id: frame.id });
+  }
+
+  /** The recipient of a stored message has it: delete it and owe its sender a receipt. */
+  #storedAcked(s: Session, key: string, now: number): void {
+    const seq = s.handedOver.get(key);
+    if (seq === undefined) return;
+    s.handedOver.delete(key);
+    const newline = key.indexOf("\n");
+    const src = key.slice(0, newline);
+    const id = Number(key.slice(newline + 1));
+    this.#write(() => this.#store.deleteMessage(seq));
+    this.#counts.set(s.name, Math.max(0, (this.#counts.get(s.name) ?? 1) - 1));
+    const recent = this.#recent.get(src)?.get(id);
+    if (recent !== undefined && recent.dst === s.name) recent.code = Code.DELIVERED;
+    this.#log("info", "stored-delivered", { src, dst: s.name, id });
+    this.#defer(() => this.#receipt(src, s.name, id, now), () => {});
+  }
+
+  /** Hands `owner` the late "200" for its message `id` to `from`, or keeps it for later. */
+  #receipt(owner: string, from: string, id: number, now: number): void {
+    const to = this.#byName.get(owner);
+    if (to !== undefined && !to.draining) return this.#answerOn(to, from, id, Code.DELIVERED);
+    this.#write(() => this.#store.putReceipt(owner, from, id));
+    this.#owed.set(owner, (this.#owed.get(owner) ?? 0) + 1);
+    this.#log("debug", "receipt-kept", { owner, from, id, at: now });
+  }
+
+  #storeMessage(
+    m: {
+      src: string;
+      dst: string;
+      id: number;
+      payload: Uint8Array;
+      hash: number;
+      receivedAt: number;
+    },
+    now: number,
+  ): void {
+    const count = this.#counts.get(m.dst) ?? 0;
+    if (count >= this.#maxQueue) {
+      this.#answerUser(m.src, m.dst, m.id, Code.QUOTA_FULL);
+      this.#log("warn", "quota-full", { src: m.src, dst: m.dst, id: m.id, stored: count });
+      return;
+    }
+    try {
+      this.#write(() =>
+        this.#store.putMessage({
+          src: m.src,
+          dst: m.dst,
+          id: m.id,
+          sentAt: m.receivedAt,
+          payload: m.payload,
+        })
+      );
+    } catch (error) {
+      this.#answerUser(m.src, m.dst, m.id, Code.SERVER_ERROR);
+      this.#log("error", "store-failed", {
+        src: m.src,
+        dst: m.dst,
+        id: m.id,
+        error: String(error),
+      });
+      return;
+    }
+    this.#counts.set(m.dst, count + 1);
+    this.#defer(() => {
+      this.#remember(m.src, m.id, m.dst, m.hash, Code.STORED);
+      this.#answerUser(m.src, m.dst, m.id, Code.STORED);
+      this.#log("info", "stored", { src: m.src, dst: m.dst, id: m.id, at: now });
+    }, () => this.#answerUser(m.src, m.dst, m.id, Code.SERVER_ERROR));
+  }
+
+  /** A live message's deadline passed. */
+  #expire(p: Pending, now: number): void {
+    this.#pending.delete(p.key);
+    p.to.toMe.delete(p);
+    this.#storeMessage(p, now);
+    if (p.sent) {
+      this.#log("info", "ack-timeout", { src: p.src, dst: p.dst, id: p.id });
+      this.#drop(p.to, "no answer within the ack timeout", now, true);
+    }
+  }
+
+  #startDrain(s: Session, now: number): void {
+    if (s.closed) return;
+    s.draining = true;
+    this.#drainStep(s, now);
+  }
+
+  /** Hands over one page of stored messages; the next page follows when the socket drains. */
+  #drainStep(s: Session, now: number): void {
+    if (s.closed) return;
+    const page = this.#store.messagesFor(s.name, s.drainAfter, this.#drainPage);
+    for (const m of page) {
+      const key = `${m.src}\n${m.id}`;
+      s.handedOver.set(key, m.seq);
+      s.drainAfter = m.seq;
+      this.#outbox.send(
+        s.conn,
+        encodeFrame(
+          { type: FrameType.OFFLINE, id: m.id, src: m.src, dst: m.dst, payload: m.payload },
+          s.order,
+        ),
+      );
+      if (s.legacy) {
+        const ackKey = `${s.conn}\n${m.seq}`;
+        this.#implicitAcks.set(ackKey, {
+          session: s,
+          key: ackKey,
+          src: m.src,
+          id: m.id,
+          deadline: now + this.#ackTimeout,
+        });
+        s.implicit.add(ackKey);
+      }
+    }
+    if (page.length === this.#drainPage) {
+      s.waitingWritable = true;
+      return;
+    }
+    if ((this.#owed.get(s.name) ?? 0) > 0) {
+      for (const r of this.#store.receiptsFor(s.name)) {
+        this.#answerOn(s, r.from, r.id, Code.DELIVERED);
+        this.#write(() => this.#store.deleteReceipt(r.seq));
+      }
+      this.#owed.delete(s.name);
+    }
+    s.draining = false;
+    const held = s.held;
+    s.held = [];
+    for (const p of held) {
+      if (this.#pending.get(p.key) !== p) continue;
+      // Its clock starts when the recipient is handed the message.
+      this.#pending.delete(p.key);
+      p.deadline = now + this.#ackTimeout;
+      this.#pending.set(p.key, p);
+      this.#sendLive(p);
+    }
+  }
+
+  /** Forgets `s`: its unacknowledged live messages are stored and their senders told "300". */
+  #drop(s: Session, reason: string, now: number, closeSocket: boolean): void {
+    if (s.closed) return;
+    s.closed = true;
+    this.#sessions.delete(s.conn);
+    if (s.name !== "" && this.#byName.get(s.name) === s) this.#byName.delete(s.name);
+    for (const p of s.toMe) {
+      this.#pending.delete(p.key);
+      this.#storeMessage(p, now);
+    }
+    s.toMe.clear();
+    s.held = [];
+    for (const key of s.implicit) this.#implicitAcks.delete(key);
+    s.implicit.clear();
+    this.#log("info", "disconnect", { conn: s.conn, user: s.name, reason });
+    if (closeSocket) this.#outbox.close(s.conn, reason);
+  }
+
+  /** Answers `code` about frame `id` on `s` and closes it. */
+  #reject(s: Session, code: string, id: number, reason: string, now: number): void {
+    this.#answerOn(s, "", id, code);
+    this.#log("warn", "rejected", { conn: s.conn, user: s.name, code, reason, peer: s.peer });
+    this.#drop(s, `${code} ${reason}`, now, true);
+  }
+
+  #pong(s: Session, frame: InboundFrame): void {
+    this.#outbox.send(
+      s.conn,
+      encodeFrame(
+        { type: FrameType.PONG, id: frame.id, src: "", dst: s.name, payload: frame.payload },
+        s.order,
+      ),
+    );
+  }
+
+  /** Sends ACK `code` about `owner`'s message `id` to `from`, if `owner` is online. */
+  #answerUser(owner: string, from: string, id: number, code: string): void {
+    const s = this.#byName.get(owner);
+    if (s !== undefined) this.#answerOn(s, from, id, code);
+  }
+
+  #answerOn(s: Session, src: string, id: number, code: string): void {
+    if (s.closed) return;
+    this.#outbox.send(
+      s.conn,
+      encodeFrame(
+        {
+          type: FrameType.ACK,
+          id,
+          src,
+          dst: s.name,
+          payload: code === "" ? EMPTY : codePayload(code),
+        },
+        s.order,
+      ),
+    );
+  }
+
+  #remember(src: string, id: number, dst: string, hash: number, code: string): void {
+    let window = this.#recent.get(src);
+    if (window === undefined) {
+      window = new Map();
+      this.#recent.set(src, window);
+    }
+    window.delete(id);
+    window.set(id, { dst, hash, code });
+    if (window.size > RECENT_PER_SENDER) {
+      for (const oldest of window.keys()) {
+        window.delete(oldest);
+        break;
+      }
+    }
+  }
+
+  #write<T>(fn: () => T): T {
+    if (!this.#dirty) {
+      this.#store.begin();
+      this.#dirty = true;
+    }
+    return fn();
+  }
+
+  #defer(ok: () => void, fail: () => void): void {
+    this.#deferred.push({ ok, fail });
+  }
+}
+
+function fnv1a(bytes: Uint8Array): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < bytes.length; i++) hash = Math.imul(hash ^ bytes[i]!, 0x01000193);
+  return hash >>> 0;
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

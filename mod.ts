@@ -1,0 +1,71 @@
+// deno-lint-ignore-file no-console -- the CLI is where output belongs
+/**
+ * tinychat: a small, fast chat for a limited group, in one executable.
+ *
+ * As a program: `tinychat serve` runs the server; see `tinychat --help`.
+ * As a library: `serve()` starts a server in this process.
+ *
+ * @module
+ */
+import { parseServeArgs, runServe, SERVE_HELP } from "./cli/serve.ts";
+import { UsageError } from "./cli/usage_error.ts";
+
+export { serve } from "./server.ts";
+export type { ServeOptions, TinychatServer } from "./server.ts";
+export * from "./protocol/mod.ts";
+
+const VERSION = "0.1.0";
+
+const HELP = `tinychat ${VERSION}: a small, fast chat for a limited group.
+
+Examples:
+  tinychat serve --port 9000 --data ./tinychat-data
+
+USAGE:
+  tinychat COMMAND [OPTIONS]
+
+COMMANDS:
+  serve      run the server
+  help       show this help (also: -h, --help)
+  version    print the version (also: --version)
+
+'tinychat COMMAND --help' shows a command's options.`;
+
+/** Runs the command line `args`; resolves with the process exit code. */
+export async function main(args: string[]): Promise<number> {
+  const [command, ...rest] = args;
+  try {
+    switch (command) {
+      case "serve": {
+        const options = parseServeArgs(rest);
+        if (options.help) return printHelp(SERVE_HELP);
+        return await runServe(options);
+      }
+      case undefined:
+      case "help":
+      case "-h":
+      case "--help":
+        return printHelp(HELP);
+      case "version":
+      case "--version":
+        console.log(`tinychat ${VERSION}`);
+        return 0;
+      default:
+        throw new UsageError(`unknown command "${command}" (see 'tinychat --help')`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`tinychat: ${error.message}`);
+      return 2;
+    }
+    console.error(`tinychat: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  }
+}
+
+function printHelp(text: string): number {
+  console.log(text);
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

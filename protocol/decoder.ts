@@ -1,0 +1,110 @@
+import {
+  type ByteOrder,
+  checkSize,
+  decodeFrame,
+  detectByteOrder,
+  type Frame,
+  HEADER_SIZE,
+  MAX_FRAME_SIZE,
+} from "./frame.ts";
+
+/** Options of `FrameDecoder`. */
+export interface FrameDecoderOptions {
+  /** The peer's byte order; when absent, it is detected from the first frame. */
+  order?: ByteOrder;
+}
+
+/**
+ * An incremental, push-based frame decoder for one connection. `push(chunk)` yields the whole
+ * frames the chunk completes and keeps any partial frame; it never holds more than one maximum
+ * frame. Each frame owns its bytes (`raw`), so chunks may be reused by the caller.
+ *
+ * @example
+ * ```ts
+ * import { FrameDecoder } from "./decoder.ts";
+ * import { encodeFrame } from "./frame.ts";
+ * const decoder = new FrameDecoder();
+ * const bytes = encodeFrame({ type: 3, id: 0, src: "alice", dst: "", payload: new Uint8Array() });
+ * [...decoder.push(bytes.subarray(0, 5))]; // []
+ * [...decoder.push(bytes.subarray(5))]; // [{ type: 3, ... }]
+ * ```
+ */
+export class FrameDecoder {
+  #order: ByteOrder | undefined;
+  #pending = new Uint8Array(MAX_FRAME_SIZE);
+  #filled = 0;
+
+  constructor(options: FrameDecoderOptions = {}) {
+    this.#order = options.order;
+  }
+
+  /** The peer's byte order, once known. */
+  get order(): ByteOrder | undefined {
+    return this.#order;
+  }
+
+  /** Bytes of an incomplete frame held back. */
+  get buffered(): number {
+    return this.#filled;
+  }
+
+  /**
+   * Feeds bytes; yields the frames they complete, each with its own copy of the bytes as `raw`.
+   * The frames before a malformed one are yielded first; then it throws `FrameError`, and the
+   * decoder is unusable afterwards.
+   */
+  *push(chunk: Uint8Array): Generator<DecodedFrame, void, undefined> {
+    let offset = 0;
+    while (offset < chunk.length) {
+      if (this.#filled > 0 || chunk.length - offset < HEADER_SIZE) {
+        // Gather a partial frame into the pending buffer, never more than the frame needs.
+        const want = this.#filled < 4 ? 4 : this.#need();
+        const take = Math.min(want - this.#filled, chunk.length - offset);
+        this.#pending.set(chunk.subarray(offset, offset + take), this.#filled);
+        this.#filled += take;
+        offset += take;
+        if (this.#filled < 4) break;
+        const size = this.#need();
+        if (this.#filled < size) continue;
+        this.#filled = 0;
+        yield this.#decode(this.#pending.slice(0, size));
+        continue;
+      }
+      const size = this.#sizeAt(chunk, offset);
+      if (chunk.length - offset < size) {
+        this.#pending.set(chunk.subarray(offset), 0);
+        this.#filled = chunk.length - offset;
+        break;
+      }
+      offset += size;
+      yield this.#decode(chunk.slice(offset - size, offset));
+    }
+  }
+
+  #need(): number {
+    return this.#sizeAt(this.#pending, 0);
+  }
+
+  #sizeAt(bytes: Uint8Array, offset: number): number {
+    if (this.#order === undefined) {
+      this.#order = detectByteOrder(bytes.subarray(offset, offset + 4));
+    }
+    const size = this.#order === "be"
+      ? (bytes[offset]! << 8) | bytes[offset + 1]!
+      : (bytes[offset + 1]! << 8) | bytes[offset]!;
+    checkSize(size);
+    return size;
+  }
+
+  #decode(raw: Uint8Array): DecodedFrame {
+    const frame = decodeFrame(raw, this.#order) as DecodedFrame;
+    frame.raw = raw;
+    return frame;
+  }
+}
+
+/** A decoded frame with the exact bytes it came in, for forwarding unchanged. */
+export interface DecodedFrame extends Frame {
+  /** The frame's bytes as received (in the sender's byte order). */
+  raw: Uint8Array;
+}

@@ -1,0 +1,122 @@
+import { FrameError } from "./frame_error.ts";
+import { isKnownType } from "./frame_type.ts";
+import { NAME_SIZE, readName, writeName } from "./username.ts";
+
+/** Bytes of the frame header: len, type, messageId, src, dst. */
+export const HEADER_SIZE = 24;
+/** The largest frame, header included. */
+export const MAX_FRAME_SIZE = 1024;
+/** The largest payload. */
+export const MAX_PAYLOAD_SIZE = MAX_FRAME_SIZE - HEADER_SIZE;
+
+/**
+ * The byte order of a peer's header fields. Protocol v1 is big-endian ("be"); the original
+ * seed-000 client writes its fields in host order, little-endian ("le") on the machines it ran on.
+ */
+export type ByteOrder = "be" | "le";
+
+/** One protocol frame, decoded. */
+export interface Frame {
+  /** The frame type (see `FrameType`). */
+  type: number;
+  /** The messageId, 0..4294967295. */
+  id: number;
+  /** The sender's username ("" for an all-NUL field). */
+  src: string;
+  /** The recipient's username ("" for an all-NUL field). */
+  dst: string;
+  /** 0..1000 bytes. */
+  payload: Uint8Array;
+}
+
+/**
+ * Encodes `frame` in `order` (big-endian by default).
+ *
+ * @example
+ * ```ts
+ * import { encodeFrame } from "./frame.ts";
+ * const bytes = encodeFrame({ type: 0, id: 1, src: "alice", dst: "bob", payload: new Uint8Array(2) });
+ * bytes.length; // 26
+ * ```
+ */
+export function encodeFrame(frame: Frame, order: ByteOrder = "be"): Uint8Array {
+  const size = HEADER_SIZE + frame.payload.length;
+  if (frame.payload.length > MAX_PAYLOAD_SIZE) {
+    throw new RangeError(
+      `Cannot encode frame: payload of ${frame.payload.length} bytes exceeds ${MAX_PAYLOAD_SIZE}`,
+    );
+  }
+  const bytes = new Uint8Array(size);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const little = order === "le";
+  view.setUint16(0, size, little);
+  view.setUint16(2, frame.type, little);
+  view.setUint32(4, frame.id >>> 0, little);
+  writeName(bytes, 8, frame.src);
+  writeName(bytes, 8 + NAME_SIZE, frame.dst);
+  bytes.set(frame.payload, HEADER_SIZE);
+  return bytes;
+}
+
+/**
+ * Decodes one whole frame from `bytes` (exactly one frame long) in `order`. The payload is a view
+ * into `bytes`. Throws `FrameError` for a malformed frame.
+ */
+export function decodeFrame(bytes: Uint8Array, order: ByteOrder = "be"): Frame {
+  if (bytes.length < HEADER_SIZE) {
+    throw new FrameError(
+      "400",
+      `Cannot decode frame: ${bytes.length} bytes is shorter than a header`,
+    );
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const little = order === "le";
+  const size = view.getUint16(0, little);
+  checkSize(size);
+  if (size !== bytes.length) {
+    throw new FrameError("400", `Cannot decode frame: length ${size} but ${bytes.length} bytes`);
+  }
+  const type = view.getUint16(2, little);
+  if (!isKnownType(type)) throw new FrameError("400", `Cannot decode frame: unknown type ${type}`);
+  return {
+    type,
+    id: view.getUint32(4, little),
+    src: readName(bytes, 8),
+    dst: readName(bytes, 8 + NAME_SIZE),
+    payload: bytes.subarray(HEADER_SIZE, size),
+  };
+}
+
+/** Throws `FrameError` unless `size` is a valid frame length. */
+export function checkSize(size: number): void {
+  if (size > MAX_FRAME_SIZE) {
+    throw new FrameError("413", `Cannot decode frame: length ${size} exceeds ${MAX_FRAME_SIZE}`);
+  }
+  if (size < HEADER_SIZE) {
+    throw new FrameError("400", `Cannot decode frame: length ${size} is below ${HEADER_SIZE}`);
+  }
+}
+
+/**
+ * Tells a peer's byte order from the first four bytes of its first frame (len and type). A
+ * reading is plausible when its length is 24..1024 and its type is defined or reserved (0..15).
+ * When only one reading is plausible, it wins. When both are (a type-0 frame whose two length
+ * bytes are both 1..4: lengths 257–260, 513–516 and 769–772), big-endian wins: that is the one
+ * ambiguity. When neither is, the frame is malformed.
+ */
+export function detectByteOrder(head: Uint8Array): ByteOrder {
+  if (head.length < 4) throw new RangeError("Cannot detect byte order: need 4 bytes");
+  const b0 = head[0]!, b1 = head[1]!, b2 = head[2]!, b3 = head[3]!;
+  const be = plausible((b0 << 8) | b1, (b2 << 8) | b3);
+  const le = plausible((b1 << 8) | b0, (b3 << 8) | b2);
+  if (be || !le) {
+    if (!be) checkSize((b0 << 8) | b1);
+    if (!be) throw new FrameError("400", `Cannot decode frame: unknown type ${(b2 << 8) | b3}`);
+    return "be";
+  }
+  return "le";
+}
+
+function plausible(size: number, type: number): boolean {
+  return size >= HEADER_SIZE && size <= MAX_FRAME_SIZE && isKnownType(type);
+}

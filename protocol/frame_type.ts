@@ -1,0 +1,45 @@
+/** Frame types of protocol v1. 0–2 come from seed 000; the rest are tinychat's extensions. */
+export const FrameType = {
+  /** A message for a user; the recipient answers with ACK "200". */
+  MSG: 0,
+  /** An answer about a message (same messageId): a code such as "200" or "300". */
+  ACK: 1,
+  /** A stored message, handed over at the recipient's login; our clients ACK it. */
+  OFFLINE: 2,
+  /** Login: src = the name, payload = credentials or empty. */
+  HELLO: 3,
+  /** Heartbeat request; the peer answers PONG with the same messageId. */
+  PING: 4,
+  /** Heartbeat answer. */
+  PONG: 5,
+} as const;
+
+/** A frame type implemented by this version. */
+export type FrameType = typeof FrameType[keyof typeof FrameType];
+
+/**
+ * Numbers reserved for extensions that come next, so that they never collide with each other or
+ * reach a seed-000 client (the server sends those only to clients that said HELLO and asked).
+ */
+export const ReservedType = {
+  /** Presence query: who is online and who is known. */
+  WHO: 6,
+  /** A message with the server's receive time. */
+  TIMED: 7,
+  /** Room join, leave and notices. */
+  ROOM: 8,
+  /** A chunk of a file or of a long message. */
+  CHUNK: 9,
+  /** An authenticated login that replaces the connection holding the name. */
+  TAKEOVER: 10,
+  /** History query. */
+  HISTORY: 11,
+} as const;
+
+/** The highest type number the protocol reserves; anything above is malformed. */
+export const MAX_TYPE = 15;
+
+/** Whether `type` is a number this protocol version defines or reserves. */
+export function isKnownType(type: number): boolean {
+  return type >= 0 && type <= MAX_TYPE;
+}

@@ -1,0 +1,12 @@
+/**
+ * The pure codec of tinychat protocol v1: frame types, answer codes, usernames, encoding and an
+ * incremental decoder. See docs/PROTOCOL.md.
+ *
+ * @module
+ */
+export * from "./code.ts";
+export * from "./decoder.ts";
+export * from "./frame.ts";
+export * from "./frame_error.ts";
+export * from "./frame_type.ts";
+export * from "./username.ts";

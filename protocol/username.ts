@@ -1,0 +1,87 @@
+import { FrameError } from "./frame_error.ts";
+
+/** Bytes of a username field on the wire. */
+export const NAME_SIZE = 8;
+
+const encoder = new TextEncoder();
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+// Control characters (C0, DEL, C1) and every Unicode space separator or line break.
+const forbidden = /[\p{Cc}\p{Zs}\p{Zl}\p{Zp}\s]/u;
+
+/**
+ * Why `name` cannot be a username, or `undefined` when it can: 1..8 bytes of UTF-8, with no NUL,
+ * no control character and no whitespace.
+ *
+ * @example
+ * ```ts
+ * import { nameProblem } from "./username.ts";
+ * nameProblem("alice"); // undefined
+ * nameProblem("bob smith"); // "contains whitespace or a control character"
+ * ```
+ */
+export function nameProblem(name: string): string | undefined {
+  if (name.length === 0) return "is empty";
+  const size = encoder.encode(name).length;
+  if (size > NAME_SIZE) return `is ${size} bytes long (at most ${NAME_SIZE})`;
+  if (forbidden.test(name)) return "contains whitespace or a control character";
+  return undefined;
+}
+
+/** Whether `name` is a valid username. */
+export function isValidName(name: string): boolean {
+  return nameProblem(name) === undefined;
+}
+
+/**
+ * Writes `name` into the 8-byte field at `offset` of `target`, right-padded with NUL bytes.
+ * Throws `RangeError` if it does not fit (callers validate names first).
+ */
+export function writeName(target: Uint8Array, offset: number, name: string): void {
+  target.fill(0, offset, offset + NAME_SIZE);
+  if (name.length === 0) return;
+  let ascii = name.length <= NAME_SIZE;
+  for (let i = 0; ascii && i < name.length; i++) ascii = name.charCodeAt(i) < 0x80;
+  if (ascii) {
+    for (let i = 0; i < name.length; i++) target[offset + i] = name.charCodeAt(i);
+    return;
+  }
+  const bytes = encoder.encode(name);
+  if (bytes.length > NAME_SIZE) {
+    throw new RangeError(`Cannot write name: ${bytes.length} bytes exceed ${NAME_SIZE}`);
+  }
+  target.set(bytes, offset);
+}
+
+/**
+ * Reads the 8-byte name field at `offset`: the bytes before the first NUL. An all-NUL field reads
+ * as "". Throws `FrameError` "400" for bytes that are not a valid name.
+ */
+export function readName(source: Uint8Array, offset: number): string {
+  let end = offset;
+  const limit = offset + NAME_SIZE;
+  let plain = true;
+  while (end < limit) {
+    const byte = source[end]!;
+    if (byte === 0) break;
+    if (byte <= 0x20 || byte >= 0x7f) plain = false;
+    end++;
+  }
+  if (plain) {
+    let name = "";
+    for (let i = offset; i < end; i++) name += String.fromCharCode(source[i]!);
+    return name;
+  }
+  let name: string;
+  try {
+    name = strictUtf8.decode(source.subarray(offset, end));
+  } catch (cause) {
+    throw new FrameError("400", "Cannot read username: not valid UTF-8", { cause });
+  }
+  if (forbidden.test(name)) {
+    throw new FrameError(
+      "400",
+      `Cannot read username ${JSON.stringify(name)}: whitespace or control character`,
+    );
+  }
+  return name;
+}

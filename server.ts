@@ -1,0 +1,340 @@
+import { type ConnId, type CoreLogger, type LogLevel, ServerCore } from "./core/server_core.ts";
+import { FrameDecoder, FrameError } from "./protocol/mod.ts";
+import { SqliteStore } from "./store/sqlite_store.ts";
+import { MemoryStore } from "./store/memory_store.ts";
+import type { Store } from "./store/store.ts";
+
+/** Options of `serve`. */
+export interface ServeOptions {
+  /** Address to listen on. Default "127.0.0.1". */
+  hostname?: string;
+  /** TCP port; 0 picks a free one. Default 9000. */
+  port?: number;
+  /** Directory of the SQLite store (created if missing); absent: an in-memory store. */
+  dataDir?: string;
+  /** How long a recipient has to acknowledge a live message, in ms. Default 3000. */
+  ackTimeoutMs?: number;
+  /** Stored messages per recipient. Default 100000. */
+  maxQueue?: number;
+  /** Bytes queued for one connection beyond which it is closed as a slow reader. Default 8 MiB. */
+  maxBuffered?: number;
+  /** Where log lines go; default: none. */
+  log?: (line: string) => void;
+  /** Format of log lines. Default "text". */
+  logFormat?: "text" | "json";
+  /** The least severe level logged. Default "info". */
+  logLevel?: LogLevel;
+  /** Aborting stops the server (as `close()` does). */
+  signal?: AbortSignal;
+}
+
+/** A running server. */
+export interface TinychatServer extends AsyncDisposable {
+  /** The address it listens on (the real port when 0 was asked for). */
+  readonly addr: Deno.NetAddr;
+  /** Resolves when the server has stopped. */
+  readonly finished: Promise<void>;
+  /** Stops accepting, hands every connection its last frames, commits the store and closes it. */
+  close(): Promise<void>;
+}
+
+const LEVELS: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+const MIN_READ = 1024;
+const MAX_READ = 64 * 1024;
+
+/**
+ * Starts a tinychat server: a TCP listener wired to a `ServerCore`, a store and a clock.
+ *
+ * @example
+ * ```ts
+ * import { serve } from "./server.ts";
+ * await using server = await serve({ port: 0 });
+ * console.log(`listening ${server.addr.hostname}:${server.addr.port}`);
+ * ```
+ */
+export async function serve(options: ServeOptions = {}): Promise<TinychatServer> {
+  let store: Store;
+  if (options.dataDir !== undefined) {
+    await Deno.mkdir(options.dataDir, { recursive: true });
+    store = new SqliteStore(`${options.dataDir}/tinychat.db`);
+  } else {
+    store = new MemoryStore();
+  }
+  const listener = Deno.listen({
+    hostname: options.hostname ?? "127.0.0.1",
+    port: options.port ?? 9000,
+  });
+  const server = new Server(listener, store, options);
+  return server;
+}
+
+class Server implements TinychatServer {
+  readonly addr: Deno.NetAddr;
+  readonly finished: Promise<void>;
+  #listener: Deno.TcpListener;
+  #store: Store;
+  #core: ServerCore;
+  #conns = new Map<ConnId, Connection>();
+  #nextId = 1;
+  #maxBuffered: number;
+  #turnScheduled = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerAt = Infinity;
+  #closing: Promise<void> | undefined;
+  #emit: (line: string) => void;
+
+  constructor(listener: Deno.TcpListener, store: Store, options: ServeOptions) {
+    this.#listener = listener;
+    this.addr = listener.addr;
+    this.#store = store;
+    this.#maxBuffered = options.maxBuffered ?? 8 * 1024 * 1024;
+    this.#emit = options.log ?? (() => {});
+    const log = makeLogger(this.#emit, options.logFormat ?? "text", options.logLevel ?? "info");
+    this.#core = new ServerCore({
+      store,
+      log,
+      ackTimeoutMs: options.ackTimeoutMs ?? 3000,
+      maxQueue: options.maxQueue ?? 100_000,
+      outbox: {
+        send: (conn, bytes) => this.#conns.get(conn)?.send(bytes),
+        close: (conn) => this.#conns.get(conn)?.closeAfterFlush(),
+      },
+    });
+    options.signal?.addEventListener("abort", () => void this.close(), { once: true });
+    this.finished = this.#accept();
+  }
+
+  async #accept(): Promise<void> {
+    try {
+      for await (const socket of this.#listener) this.#open(socket);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.BadResource)) throw error;
+    }
+    await this.#closing;
+  }
+
+  #open(socket: Deno.TcpConn): void {
+    if (this.#closing !== undefined) {
+      socket.close();
+      return;
+    }
+    const id = this.#nextId++;
+    try {
+      socket.setNoDelay(true);
+    } catch {
+      // The peer may already be gone; the read loop will see it.
+    }
+    const peer = `${socket.remoteAddr.hostname}:${socket.remoteAddr.port}`;
+    const conn = new Connection(id, socket, this.#maxBuffered, {
+      writable: () => this.#event(() => this.#core.writable(id, Date.now())),
+      slow: () => {
+        this.#core.closed(id, Date.now(), "slow reader: send queue full");
+        this.#endTurnSoon();
+      },
+    });
+    this.#conns.set(id, conn);
+    this.#core.open(id, Date.now(), peer);
+    void this.#read(conn);
+  }
+
+  async #read(conn: Connection): Promise<void> {
+    const decoder = new FrameDecoder();
+    let buffer = new Uint8Array(MIN_READ);
+    let reason = "closed by peer";
+    try {
+      while (true) {
+        const n = await conn.socket.read(buffer);
+        if (n === null) break;
+        const now = Date.now();
+        try {
+          for (const frame of decoder.push(buffer.subarray(0, n))) {
+            this.#core.frame(conn.id, frame, decoder.order ?? "be", now);
+          }
+        } catch (error) {
+          if (!(error instanceof FrameError)) throw error;
+          this.#core.malformed(conn.id, error.code, error.message, now);
+          reason = "";
+          break;
+        }
+        this.#endTurnSoon();
+        if (n === buffer.length && buffer.length < MAX_READ) {
+          buffer = new Uint8Array(buffer.length * 2);
+        }
+      }
+    } catch (error) {
+      reason = error instanceof Error ? error.message : String(error);
+    }
+    if (reason !== "") this.#core.closed(conn.id, Date.now(), reason);
+    this.#endTurnSoon();
+    await conn.closeAfterFlush();
+    this.#conns.delete(conn.id);
+  }
+
+  #event(fn: () => void): void {
+    fn();
+    this.#endTurnSoon();
+  }
+
+  #endTurnSoon(): void {
+    if (this.#turnScheduled) return;
+    this.#turnScheduled = true;
+    setImmediate(() => this.#endTurn());
+  }
+
+  #endTurn(): void {
+    this.#turnScheduled = false;
+    this.#core.commit(Date.now());
+    this.#armTimer();
+  }
+
+  #armTimer(): void {
+    const next = this.#core.nextDeadline() ?? Infinity;
+    if (next >= this.#timerAt) return;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timerAt = next;
+    if (next === Infinity) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#timerAt = Infinity;
+      this.#core.tick(Date.now());
+      this.#endTurn();
+    }, Math.max(0, next - Date.now()));
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#listener.close();
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    const now = Date.now();
+    for (const id of this.#conns.keys()) this.#core.closed(id, now, "server shutting down");
+    this.#core.commit(now);
+    await Promise.all([...this.#conns.values()].map((c) => c.closeAfterFlush()));
+    this.#store.close();
+    this.#emit(formatLine("text", "info", "stopped", {}));
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+interface ConnectionEvents {
+  /** Everything queued was written. */
+  writable(): void;
+  /** The send queue overflowed; the connection is being closed. */
+  slow(): void;
+}
+
+/** One socket's writer: a queue drained by one pending write, coalescing small frames. */
+class Connection {
+  readonly id: ConnId;
+  readonly socket: Deno.TcpConn;
+  #queue: Uint8Array[] = [];
+  #queued = 0;
+  #writing: Promise<void> | undefined;
+  #closed = false;
+  #closeRequested = false;
+  #maxBuffered: number;
+  #events: ConnectionEvents;
+
+  constructor(id: ConnId, socket: Deno.TcpConn, maxBuffered: number, events: ConnectionEvents) {
+    this.id = id;
+    this.socket = socket;
+    this.#maxBuffered = maxBuffered;
+    this.#events = events;
+  }
+
+  send(bytes: Uint8Array): void {
+    if (this.#closed || this.#closeRequested) return;
+    this.#queue.push(bytes);
+    this.#queued += bytes.length;
+    if (this.#queued > this.#maxBuffered) {
+      this.#queue = [];
+      this.#queued = 0;
+      this.#events.slow();
+      this.#close();
+      return;
+    }
+    this.#writing ??= this.#drain();
+  }
+
+  closeAfterFlush(): Promise<void> {
+    this.#closeRequested = true;
+    if (this.#writing !== undefined) return this.#writing;
+    this.#close();
+    return Promise.resolve();
+  }
+
+  async #drain(): Promise<void> {
+    // Let the rest of this turn queue its frames, so they go out in one write.
+    await Promise.resolve();
+    try {
+      while (this.#queue.length > 0 && !this.#closed) {
+        const chunk = this.#queue.length === 1
+          ? this.#queue[0]!
+          : concat(this.#queue, this.#queued);
+        this.#queue = [];
+        this.#queued = 0;
+        let offset = 0;
+        while (offset < chunk.length) offset += await this.socket.write(chunk.subarray(offset));
+        if (this.#queue.length === 0) this.#events.writable();
+      }
+    } catch {
+      this.#close();
+    }
+    this.#writing = undefined;
+    if (this.#closeRequested) this.#close();
+  }
+
+  #close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.socket.close();
+    } catch {
+      // Already closed by the peer or by a failed write.
+    }
+  }
+}
+
+function concat(chunks: Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.length;
+  }
+  return out;
+}
+
+function makeLogger(
+  emit: (line: string) => void,
+  format: "text" | "json",
+  min: LogLevel,
+): CoreLogger {
+  const threshold = LEVELS[min];
+  return (level, event, fields) => {
+    if (LEVELS[level] >= threshold) emit(formatLine(format, level, event, fields));
+  };
+}
+
+/** One log line: `TIME LEVEL EVENT key=value …`, or one JSON object. */
+export function formatLine(
+  format: "text" | "json",
+  level: LogLevel,
+  event: string,
+  fields: Record<string, string | number | boolean>,
+): string {
+  const time = new Date().toISOString();
+  if (format === "json") return JSON.stringify({ time, level, event, ...fields });
+  let line = `${time} ${level} ${event}`;
+  for (const [key, value] of Object.entries(fields)) {
+    const text = String(value);
+    line += ` ${key}=${/^[^\s"=]+$/.test(text) ? text : JSON.stringify(text)}`;
+  }
+  return line;
+}

@@ -1,0 +1,67 @@
+/** A message kept for a recipient who has not acknowledged it yet. */
+export interface StoredMessage {
+  /** Storage order, assigned by the store; increases with every message stored. */
+  seq: number;
+  /** The sender. */
+  src: string;
+  /** The recipient. */
+  dst: string;
+  /** The sender's messageId. */
+  id: number;
+  /** When the server received the message, in ms since the Unix epoch. */
+  sentAt: number;
+  /** The message payload. */
+  payload: Uint8Array;
+}
+
+/** A delivery receipt owed to a sender who was offline when the recipient acknowledged. */
+export interface Receipt {
+  /** Storage order, assigned by the store. */
+  seq: number;
+  /** The sender of the message, who is owed the receipt. */
+  owner: string;
+  /** The recipient who acknowledged it. */
+  from: string;
+  /** The messageId of the acknowledged message. */
+  id: number;
+}
+
+/**
+ * Where the server keeps what must survive a restart: the known users, the stored messages and
+ * the owed receipts. Writes are grouped: `begin()` opens a batch (if none is open) and `commit()`
+ * makes every write since durable at once; reads see uncommitted writes.
+ */
+export interface Store {
+  /** Every user who ever logged in. */
+  users(): string[];
+  /** Records that `name` logged in. */
+  addUser(name: string, now: number): void;
+  /** How many messages each recipient has stored (recipients with none may be absent). */
+  counts(): Map<string, number>;
+  /** Stores a message; returns its seq. */
+  putMessage(message: Omit<StoredMessage, "seq">): number;
+  /** Up to `limit` messages for `dst` with seq above `after`, oldest first. */
+  messagesFor(dst: string, after: number, limit: number): StoredMessage[];
+  /** A stored message from `src` to `dst` with messageId `id`, if any. */
+  findMessages(src: string, id: number, dst: string): StoredMessage[];
+  /** Deletes a stored message (no error if it is gone). */
+  deleteMessage(seq: number): void;
+  /** Records a receipt owed to `owner`; returns its seq. */
+  putReceipt(owner: string, from: string, id: number): number;
+  /** How many receipts each owner is owed (owners owed none may be absent). */
+  receiptCounts(): Map<string, number>;
+  /** Every receipt owed to `owner`, oldest first. */
+  receiptsFor(owner: string): Receipt[];
+  /** Whether a receipt for (`owner`, `from`, `id`) is owed. */
+  hasReceipt(owner: string, from: string, id: number): boolean;
+  /** Deletes a receipt (no error if it is gone). */
+  deleteReceipt(seq: number): void;
+  /** Opens a batch of writes unless one is open. */
+  begin(): void;
+  /** Makes the open batch durable; a no-op without one. */
+  commit(): void;
+  /** Drops the open batch; a no-op without one. */
+  rollback(): void;
+  /** Commits and releases the store. */
+  close(): void;
+}
