@@ -3,13 +3,25 @@
  * tinychat: a small, fast chat for a limited group, in one executable.
  *
  * As a program: `tinychat serve` runs the server; see `tinychat --help`.
- * As a library: `serve()` starts a server in this process.
+ * As a library: `connect()` opens a client session (for bots and tools), `serve()` starts a
+ * server in this process.
+ *
+ * @example
+ * ```ts
+ * import { connect } from "./mod.ts";
+ * await using bot = await connect({ user: "bot", port: 9000 });
+ * const { fate } = await bot.send("alice", "build finished");
+ * ```
  *
  * @module
  */
+import { CONNECT_HELP, parseConnectArgs, runConnect } from "./cli/connect.ts";
+import { parseSendArgs, runSend, SEND_HELP } from "./cli/send.ts";
 import { parseServeArgs, runServe, SERVE_HELP } from "./cli/serve.ts";
 import { UsageError } from "./cli/usage_error.ts";
 
+export { connect, LoginError, TinychatClient } from "./client.ts";
+export type { ClientEvent, ConnectOptions, Fate, SendResult } from "./client.ts";
 export { serve } from "./server.ts";
 export type { ServeOptions, TinychatServer } from "./server.ts";
 export * from "./protocol/mod.ts";
@@ -20,12 +32,16 @@ const HELP = `tinychat ${VERSION}: a small, fast chat for a limited group.
 
 Examples:
   tinychat serve --port 9000 --data ./tinychat-data
+  tinychat connect --user alice
+  tinychat send --user ci --to alice "deploy done"
 
 USAGE:
   tinychat COMMAND [OPTIONS]
 
 COMMANDS:
   serve      run the server
+  connect    chat in the terminal (or pipe lines to one partner)
+  send       send messages from a script; the exit status tells their fate
   help       show this help (also: -h, --help)
   version    print the version (also: --version)
 
@@ -40,6 +56,16 @@ export async function main(args: string[]): Promise<number> {
         const options = parseServeArgs(rest);
         if (options.help) return printHelp(SERVE_HELP);
         return await runServe(options);
+      }
+      case "connect": {
+        const options = parseConnectArgs(rest);
+        if (options.help) return printHelp(CONNECT_HELP);
+        return await runConnect(options);
+      }
+      case "send": {
+        const options = parseSendArgs(rest);
+        if (options.help) return printHelp(SEND_HELP);
+        return await runSend(options);
       }
       case undefined:
       case "help":

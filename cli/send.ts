@@ -1,0 +1,138 @@
+// deno-lint-ignore-file no-console -- the CLI is where output belongs
+import { connect, type SendResult } from "../client.ts";
+import { parseDuration, parseFlags, parseInteger } from "./flags.ts";
+import { ClientState, defaultStateRoot } from "./state.ts";
+import { UsageError } from "./usage_error.ts";
+
+/** Help text of `tinychat send`. */
+export const SEND_HELP = `tinychat send: send messages from a script and report their fate.
+
+Examples:
+  tinychat send --user alice --to bob "the build is green"
+  git log -1 --format=%s | tinychat send --user ci --to alice
+  tinychat send --user alice --to bob --json "hi" | jq .fate
+
+USAGE:
+  tinychat send --user NAME --to NAME [OPTIONS] [TEXT...]
+
+Without TEXT, each line of standard input is one message.
+
+OPTIONS:
+  --user NAME      who you are (required)
+  --to NAME        the recipient (required)
+  --host HOST      server address                        (default 127.0.0.1)
+  --port PORT      server port                           (default 9000)
+  --state DIR      client state (message ids, local log) (default: the platform's state directory)
+  --timeout TIME   how long to wait for the answers      (default 10s)
+  --json           print one JSON object per event
+  -h, --help       show this help
+
+EXIT STATUS:
+  0 all delivered, 3 some stored for later ("300"), 4 unknown recipient, 1 other errors, 2 usage.`;
+
+/** What `tinychat send` was asked to do. */
+export interface SendCommand {
+  help: boolean;
+  user: string;
+  to: string;
+  host: string;
+  port: number;
+  stateRoot: string;
+  timeoutMs: number;
+  json: boolean;
+  texts: string[];
+}
+
+/** Parses the arguments of `tinychat send`; throws `UsageError`. */
+export function parseSendArgs(args: string[]): SendCommand {
+  const { values, positionals } = parseFlags("send", args, {
+    user: { type: "string" },
+    to: { type: "string" },
+    host: { type: "string", default: "127.0.0.1" },
+    port: { type: "string", default: "9000" },
+    state: { type: "string" },
+    timeout: { type: "string", default: "10s" },
+    json: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  });
+  if (!values.help && values.user === undefined) throw new UsageError("send: --user is required");
+  if (!values.help && values.to === undefined) throw new UsageError("send: --to is required");
+  return {
+    help: values.help,
+    user: values.user ?? "",
+    to: values.to ?? "",
+    host: values.host,
+    port: parseInteger("port", values.port, 1, 65535),
+    stateRoot: values.state ?? defaultStateRoot(),
+    timeoutMs: parseDuration("timeout", values.timeout),
+    json: values.json,
+    texts: positionals.length > 0 ? [positionals.join(" ")] : [],
+  };
+}
+
+/** Sends, waits for every answer (bounded), prints them; resolves with the exit code. */
+export async function runSend(command: SendCommand): Promise<number> {
+  const texts = command.texts.length > 0 ? command.texts : await readLines();
+  const state = await ClientState.open(command.stateRoot, command.host, command.port, command.user);
+  const deadline = AbortSignal.timeout(command.timeoutMs);
+  const client = await connect({
+    user: command.user,
+    host: command.host,
+    port: command.port,
+    firstId: state.firstId,
+    reconnect: false,
+    signal: deadline,
+  });
+  let status = 0;
+  try {
+    const sends: Promise<SendResult>[] = [];
+    for (const text of texts) {
+      if (text === "") continue;
+      sends.push(client.send(command.to, text));
+      await state.used(client.nextId);
+    }
+    const results = await Promise.allSettled(sends);
+    results.forEach((result, i) => {
+      const text = texts.filter((t) => t !== "")[i]!;
+      if (result.status === "rejected") {
+        status = 1;
+        report(command, {
+          event: "error",
+          to: command.to,
+          error: String(result.reason?.message ?? result.reason),
+        });
+        return;
+      }
+      const { id, to, fate, code } = result.value;
+      void state.append({ t: Date.now(), dir: "out", peer: to, id, text, fate });
+      status = worse(
+        status,
+        fate === "delivered" ? 0 : fate === "stored" ? 3 : fate === "unknown user" ? 4 : 1,
+      );
+      report(command, { event: "sent", id, to, fate, code });
+    });
+  } finally {
+    await client.close();
+    await state.close(client.nextId);
+  }
+  return status;
+}
+
+function report(command: SendCommand, event: Record<string, string | number>): void {
+  if (command.json) return console.log(JSON.stringify(event));
+  if (event.event === "error") return console.error(`tinychat: ${event.error}`);
+  const line = `${event.to}: ${event.fate} (${event.code}, id ${event.id})`;
+  if (event.fate === "delivered" || event.fate === "stored") console.log(line);
+  else console.error(line);
+}
+
+/** Exit statuses by severity: 1 (error) > 4 (unknown) > 3 (stored) > 0. */
+function worse(a: number, b: number): number {
+  const rank = (s: number) => [0, 3, 4, 1].indexOf(s);
+  return rank(b) > rank(a) ? b : a;
+}
+
+async function readLines(): Promise<string[]> {
+  const text = await new Response(Deno.stdin.readable).text();
+  return text.split("\n").map((line) => line.replace(/\r$/, ""));
+}

@@ -1,0 +1,476 @@
+import {
+  Code,
+  codePayload,
+  encodeFrame,
+  type Frame,
+  FrameDecoder,
+  FrameType,
+  MAX_PAYLOAD_SIZE,
+  nameProblem,
+  readCode,
+} from "./protocol/mod.ts";
+
+/** What became of a sent message. */
+export type Fate = "delivered" | "stored" | "unknown user" | "rejected";
+
+/** The answer to `send()`. */
+export interface SendResult {
+  /** The messageId the message went out with. */
+  id: number;
+  /** The recipient. */
+  to: string;
+  /** "delivered" ("200"), "stored" ("300": delivered at the recipient's next login), "unknown user"
+   * ("404"), or "rejected" (any other code, e.g. "507" quota full). */
+  fate: Fate;
+  /** The server's code. */
+  code: string;
+}
+
+/** Something that happened in a session, in the order it happened. */
+export type ClientEvent =
+  | {
+    kind: "message";
+    /** The sender. */
+    from: string;
+    /** The messageId the sender gave it. */
+    id: number;
+    /** The payload as text (UTF-8, invalid bytes replaced). */
+    text: string;
+    /** The payload bytes. */
+    payload: Uint8Array;
+    /** Whether it was stored for us while we were away (a type-2 frame). */
+    stored: boolean;
+    /** When it arrived here. */
+    at: Date;
+  }
+  | {
+    kind: "receipt";
+    /** A message we were told was stored ("300") has now been delivered to `to`. */
+    to: string;
+    id: number;
+    at: Date;
+  }
+  | { kind: "disconnected"; reason: string; at: Date }
+  | { kind: "reconnected"; at: Date }
+  | { kind: "closed"; reason: string; at: Date };
+
+/** Options of `connect`. */
+export interface ConnectOptions {
+  /** The username to log in with (1..8 bytes of UTF-8, no spaces or control characters). */
+  user: string;
+  /** Server address. Default "127.0.0.1". */
+  host?: string;
+  /** Server port. Default 9000. */
+  port?: number;
+  /** Closes the session when aborted. */
+  signal?: AbortSignal;
+  /** Reconnect with backoff when the connection is lost, resending unanswered messages with
+   * their original ids. Default true. */
+  reconnect?: boolean;
+  /** The first messageId to use (persist `nextId` across runs to keep ids unique). Default 0. */
+  firstId?: number;
+  /** How long to wait for the TCP connection and the login answer, in ms. Default 5000. */
+  connectTimeoutMs?: number;
+}
+
+/** A login the server refused; `code` is "400" (invalid name), "401" or "409" (name in use). */
+export class LoginError extends Error {
+  /** The server's code. */
+  readonly code: string;
+
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = "LoginError";
+    this.code = code;
+  }
+}
+
+interface Outgoing {
+  frame: Frame;
+  resolve(result: SendResult): void;
+  reject(error: Error): void;
+}
+
+const SEEN_WINDOW = 4096;
+const MAX_BACKOFF_MS = 10_000;
+const textDecoder = new TextDecoder();
+const textEncoder = new TextEncoder();
+
+/**
+ * Connects and logs in; resolves when the server accepted the login. Rejects with `LoginError`
+ * when it refused, or with the connection error.
+ *
+ * @example
+ * ```ts
+ * import { connect } from "./client.ts";
+ * await using alice = await connect({ user: "alice", port: 9000 });
+ * const result = await alice.send("bob", "hello");
+ * console.log(result.fate); // "delivered", or "stored" while bob is away
+ * for await (const event of alice.events()) {
+ *   if (event.kind === "message") console.log(`${event.from}: ${event.text}`);
+ * }
+ * ```
+ */
+export async function connect(options: ConnectOptions): Promise<TinychatClient> {
+  const problem = nameProblem(options.user);
+  if (problem !== undefined) throw new LoginError(Code.BAD_REQUEST, `username ${problem}`);
+  const client = new TinychatClient(options);
+  await client.start();
+  return client;
+}
+
+/** A logged-in session with a tinychat server. Create it with `connect()`. */
+export class TinychatClient implements AsyncDisposable {
+  /** The name this session is logged in as. */
+  readonly user: string;
+  #host: string;
+  #port: number;
+  #reconnect: boolean;
+  #connectTimeout: number;
+  #nextId: number;
+  #socket: Deno.TcpConn | undefined;
+  #outgoing = new Map<number, Outgoing>();
+  #seen = new Set<string>();
+  #events: ClientEvent[] = [];
+  #wake: (() => void) | undefined;
+  #closed = false;
+  #closeReason = "";
+  #stop = new AbortController();
+  #loop: Promise<void> | undefined;
+  #online = false;
+
+  /** Use `connect()`. */
+  constructor(options: ConnectOptions) {
+    this.user = options.user;
+    this.#host = options.host ?? "127.0.0.1";
+    this.#port = options.port ?? 9000;
+    this.#reconnect = options.reconnect ?? true;
+    this.#connectTimeout = options.connectTimeoutMs ?? 5000;
+    this.#nextId = (options.firstId ?? 0) >>> 0;
+    options.signal?.addEventListener("abort", () => void this.close(), { once: true });
+  }
+
+  /** The messageId the next frame will use (store it to keep ids unique across runs). */
+  get nextId(): number {
+    return this.#nextId;
+  }
+
+  /** Whether the session is logged in right now. */
+  get online(): boolean {
+    return this.#online;
+  }
+
+  /** Messages sent and not answered yet (they are resent after a reconnect). */
+  get unanswered(): number {
+    return this.#outgoing.size;
+  }
+
+  /** @internal Opens the first connection; used by `connect()`. */
+  async start(): Promise<void> {
+    await this.#login();
+    this.#loop = this.#run();
+  }
+
+  /**
+   * Sends `text` (at most 1000 bytes of UTF-8) to `to`; resolves with its fate. If the connection
+   * drops first, the message is resent with the same id after reconnecting, and the server
+   * makes sure it is delivered once.
+   */
+  send(to: string, text: string | Uint8Array): Promise<SendResult> {
+    if (this.#closed) {
+      return Promise.reject(new Error(`Cannot send: session closed (${this.#closeReason})`));
+    }
+    const problem = nameProblem(to);
+    if (problem !== undefined) {
+      return Promise.reject(new RangeError(`Cannot send to "${to}": name ${problem}`));
+    }
+    const payload = typeof text === "string" ? textEncoder.encode(text) : text;
+    if (payload.length > MAX_PAYLOAD_SIZE) {
+      return Promise.reject(
+        new RangeError(`Cannot send: ${payload.length} bytes exceed ${MAX_PAYLOAD_SIZE}`),
+      );
+    }
+    const frame: Frame = {
+      type: FrameType.MSG,
+      id: this.#takeId(),
+      src: this.user,
+      dst: to,
+      payload,
+    };
+    return new Promise((resolve, reject) => {
+      this.#outgoing.set(frame.id, { frame, resolve, reject });
+      if (this.#online) this.#write(encodeFrame(frame));
+    });
+  }
+
+  /** The session's events (messages, late receipts, connection changes), until it closes. */
+  async *events(): AsyncGenerator<ClientEvent, void, undefined> {
+    while (true) {
+      const event = this.#events.shift();
+      if (event !== undefined) {
+        yield event;
+        if (event.kind === "closed") return;
+        continue;
+      }
+      await new Promise<void>((resolve) => this.#wake = resolve);
+    }
+  }
+
+  /** Waits until every sent message has its answer, or `timeoutMs` passes; returns how many are
+   * still unanswered. */
+  async settle(timeoutMs: number): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.#outgoing.size > 0 && Date.now() < deadline && !this.#closed) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return this.#outgoing.size;
+  }
+
+  /** Logs out and closes the connection; unanswered sends are rejected. */
+  async close(reason = "closed"): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closeReason = reason;
+    this.#online = false;
+    this.#stop.abort();
+    try {
+      this.#socket?.close();
+    } catch {
+      // Already closed.
+    }
+    for (const o of this.#outgoing.values()) {
+      o.reject(new Error(`Session closed before an answer (${reason})`));
+    }
+    this.#outgoing.clear();
+    await this.#loop;
+    this.#emit({ kind: "closed", reason, at: new Date() });
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #takeId(): number {
+    const id = this.#nextId;
+    this.#nextId = (this.#nextId + 1) >>> 0;
+    return id;
+  }
+
+  /** Connects, says HELLO and waits for the answer; leaves the socket in `#socket`. */
+  async #login(): Promise<void> {
+    const signal = AbortSignal.any([this.#stop.signal, AbortSignal.timeout(this.#connectTimeout)]);
+    const socket = await Deno.connect({ hostname: this.#host, port: this.#port, signal });
+    socket.setNoDelay(true);
+    const helloId = this.#takeId();
+    const decoder = new FrameDecoder({ order: "be" });
+    this.#socket = socket;
+    try {
+      await writeAll(
+        socket,
+        encodeFrame({
+          type: FrameType.HELLO,
+          id: helloId,
+          src: this.user,
+          dst: "",
+          payload: new Uint8Array(),
+        }),
+      );
+      const buffer = new Uint8Array(4096);
+      const abort = () => socket.close();
+      signal.addEventListener("abort", abort, { once: true });
+      try {
+        while (true) {
+          const n = await socket.read(buffer);
+          if (n === null) throw new Error("Cannot log in: the server closed the connection");
+          const frames = [...decoder.push(buffer.subarray(0, n))];
+          const answer = frames.findIndex((f) =>
+            f.type === FrameType.ACK && f.id === helloId && f.src === ""
+          );
+          if (answer < 0) continue;
+          const code = readCode(frames[answer]!.payload);
+          if (code !== Code.DELIVERED) throw new LoginError(code, loginProblem(code, this.user));
+          this.#online = true;
+          for (const f of frames.slice(answer + 1)) this.#handle(f);
+          this.#readFrom(socket, decoder, buffer);
+          for (const o of this.#outgoing.values()) this.#write(encodeFrame(o.frame));
+          return;
+        }
+      } finally {
+        signal.removeEventListener("abort", abort);
+      }
+    } catch (error) {
+      this.#online = false;
+      try {
+        socket.close();
+      } catch {
+        // Already closed.
+      }
+      if (signal.aborted && !(error instanceof LoginError)) {
+        throw new Error(`Cannot log in to ${this.#host}:${this.#port}: no answer in time`, {
+          cause: error,
+        });
+      }
+      throw error;
+    }
+  }
+
+  #reading: Promise<string> | undefined;
+
+  #readFrom(socket: Deno.TcpConn, decoder: FrameDecoder, buffer: Uint8Array): void {
+    this.#reading = (async () => {
+      try {
+        while (true) {
+          const n = await socket.read(buffer);
+          if (n === null) return "the server closed the connection";
+          for (const frame of decoder.push(buffer.subarray(0, n))) this.#handle(frame);
+        }
+      } catch (error) {
+        return error instanceof Error ? error.message : String(error);
+      }
+    })();
+  }
+
+  /** Keeps the session up: waits for the connection to end, then reconnects with backoff. */
+  async #run(): Promise<void> {
+    while (!this.#closed) {
+      const reason = await this.#reading!;
+      this.#online = false;
+      try {
+        this.#socket?.close();
+      } catch {
+        // Already closed.
+      }
+      if (this.#closed) return;
+      if (!this.#reconnect) {
+        void this.close(reason);
+        return;
+      }
+      this.#emit({ kind: "disconnected", reason, at: new Date() });
+      for (let attempt = 0; !this.#closed; attempt++) {
+        const delay = Math.min(MAX_BACKOFF_MS, 250 * 2 ** attempt) * (0.5 + Math.random() / 2);
+        await sleep(delay, this.#stop.signal);
+        if (this.#closed) return;
+        try {
+          await this.#login();
+          this.#emit({ kind: "reconnected", at: new Date() });
+          break;
+        } catch (error) {
+          if (error instanceof LoginError && error.code !== Code.NAME_IN_USE) {
+            void this.close(error.message);
+            return;
+          }
+        }
+      }
+    }
+  }
+
+  #handle(frame: Frame): void {
+    switch (frame.type) {
+      case FrameType.MSG:
+      case FrameType.OFFLINE:
+        return this.#incoming(frame);
+      case FrameType.ACK:
+        return this.#answer(frame);
+      case FrameType.PING:
+        this.#write(encodeFrame({ ...frame, type: FrameType.PONG, src: this.user, dst: "" }));
+        return;
+    }
+  }
+
+  #incoming(frame: Frame): void {
+    this.#write(encodeFrame({
+      type: FrameType.ACK,
+      id: frame.id,
+      src: this.user,
+      dst: frame.src,
+      payload: codePayload(Code.DELIVERED),
+    }));
+    // The server delivers once; this guards the one case it cannot see (a crash between a
+    // recipient's ack and its commit).
+    const key = `${frame.src}\n${frame.id}\n${frame.payload.length}\n${
+      textDecoder.decode(frame.payload)
+    }`;
+    if (this.#seen.has(key)) return;
+    this.#seen.add(key);
+    if (this.#seen.size > SEEN_WINDOW) this.#seen.delete(this.#seen.values().next().value!);
+    this.#emit({
+      kind: "message",
+      from: frame.src,
+      id: frame.id,
+      text: textDecoder.decode(frame.payload),
+      payload: frame.payload,
+      stored: frame.type === FrameType.OFFLINE,
+      at: new Date(),
+    });
+  }
+
+  #answer(frame: Frame): void {
+    const code = readCode(frame.payload);
+    const o = this.#outgoing.get(frame.id);
+    if (o !== undefined && (frame.src === o.frame.dst || frame.src === "")) {
+      this.#outgoing.delete(frame.id);
+      o.resolve({ id: frame.id, to: o.frame.dst, fate: fateOf(code), code });
+      return;
+    }
+    if (code === Code.DELIVERED && frame.src !== "") {
+      this.#emit({ kind: "receipt", to: frame.src, id: frame.id, at: new Date() });
+      return;
+    }
+    if (frame.src === "" && code !== Code.DELIVERED) {
+      // The server refused something and closes the connection; the read loop sees the close.
+      this.#closeReason = `server answered ${code}`;
+    }
+  }
+
+  #write(bytes: Uint8Array): void {
+    const socket = this.#socket;
+    if (socket === undefined || !this.#online) return;
+    this.#writes = this.#writes.then(() => writeAll(socket, bytes)).catch(() => {});
+  }
+
+  #writes: Promise<void> = Promise.resolve();
+
+  #emit(event: ClientEvent): void {
+    this.#events.push(event);
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+}
+
+function fateOf(code: string): Fate {
+  if (code === Code.DELIVERED) return "delivered";
+  if (code === Code.STORED) return "stored";
+  if (code === Code.UNKNOWN_USER) return "unknown user";
+  return "rejected";
+}
+
+function loginProblem(code: string, user: string): string {
+  switch (code) {
+    case Code.BAD_REQUEST:
+      return `the server refused the name "${user}" (400: invalid name)`;
+    case Code.UNAUTHORIZED:
+      return `wrong password for "${user}" (401)`;
+    case Code.NAME_IN_USE:
+      return `"${user}" is logged in elsewhere (409: name in use)`;
+    default:
+      return `the server refused the login (${code})`;
+  }
+}
+
+async function writeAll(socket: Deno.TcpConn, bytes: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) offset += await socket.write(bytes.subarray(offset));
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}
