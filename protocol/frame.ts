@@ -101,7 +101,7 @@ export function checkSize(size: number): void {
  * Tells a peer's byte order from the first four bytes of its first frame (len and type). A
  * reading is plausible when its length is 24..1024 and its type is defined or reserved (0..15).
  * When only one reading is plausible, it wins. When both are (a type-0 frame whose two length
- * bytes are both 1..4: lengths 257–260, 513–516 and 769–772), big-endian wins: that is the one
+ * bytes are both 1..3: lengths 257–259, 513–515 and 769–771), big-endian wins: that is the one
  * ambiguity. When neither is, the frame is malformed.
  */
 export function detectByteOrder(head: Uint8Array): ByteOrder {

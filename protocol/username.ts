@@ -21,6 +21,8 @@ const forbidden = /[\p{Cc}\p{Zs}\p{Zl}\p{Zp}\s]/u;
  */
 export function nameProblem(name: string): string | undefined {
   if (name.length === 0) return "is empty";
+  // A lone surrogate has no UTF-8 form: TextEncoder would write U+FFFD, another name.
+  if (!name.isWellFormed()) return "is not well-formed Unicode";
   const size = encoder.encode(name).length;
   if (size > NAME_SIZE) return `is ${size} bytes long (at most ${NAME_SIZE})`;
   if (forbidden.test(name)) return "contains whitespace or a control character";
