@@ -54,6 +54,14 @@ export type ClientEvent =
   | { kind: "reconnected"; at: Date }
   | { kind: "closed"; reason: string; at: Date };
 
+/** The answer to `who()`. */
+export interface Presence {
+  /** Users logged in now. */
+  online: string[];
+  /** Users the server knows who are not logged in. */
+  away: string[];
+}
+
 /** Options of `connect`. */
 export interface ConnectOptions {
   /** The username to log in with (1..8 bytes of UTF-8, no spaces or control characters). */
@@ -131,6 +139,7 @@ export class TinychatClient implements AsyncDisposable {
   #socket: Deno.TcpConn | undefined;
   #outgoing = new Map<number, Outgoing>();
   #seen = new Set<string>();
+  #presence = new Map<number, { lines: string[]; done(presence: Presence): void }>();
   #events: ClientEvent[] = [];
   #wake: (() => void) | undefined;
   #closed = false;
@@ -214,6 +223,37 @@ export class TinychatClient implements AsyncDisposable {
       }
       await new Promise<void>((resolve) => this.#wake = resolve);
     }
+  }
+
+  /**
+   * Asks the server who is online and who else is known. Rejects when the session is offline or
+   * no answer comes within `timeoutMs` (default 5000).
+   */
+  who(timeoutMs = 5000): Promise<Presence> {
+    if (!this.#online) return Promise.reject(new Error("Cannot ask who is online: not connected"));
+    const id = this.#takeId();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#presence.delete(id);
+        reject(new Error("No answer to the presence query"));
+      }, timeoutMs);
+      this.#presence.set(id, {
+        lines: [],
+        done: (presence) => {
+          clearTimeout(timer);
+          resolve(presence);
+        },
+      });
+      this.#write(
+        encodeFrame({
+          type: FrameType.WHO,
+          id,
+          src: this.user,
+          dst: "",
+          payload: new Uint8Array(),
+        }),
+      );
+    });
   }
 
   /** Waits until every sent message has its answer, or `timeoutMs` passes; returns how many are
@@ -371,6 +411,8 @@ export class TinychatClient implements AsyncDisposable {
         return this.#incoming(frame);
       case FrameType.ACK:
         return this.#answer(frame);
+      case FrameType.WHO:
+        return this.#presenceAnswer(frame);
       case FrameType.PING:
         this.#write(encodeFrame({ ...frame, type: FrameType.PONG, src: this.user, dst: "" }));
         return;
@@ -401,6 +443,20 @@ export class TinychatClient implements AsyncDisposable {
       payload: frame.payload,
       stored: frame.type === FrameType.OFFLINE,
       at: new Date(),
+    });
+  }
+
+  #presenceAnswer(frame: Frame): void {
+    const query = this.#presence.get(frame.id);
+    if (query === undefined) return;
+    if (frame.payload.length > 0) {
+      query.lines.push(...textDecoder.decode(frame.payload).split("\n"));
+      return;
+    }
+    this.#presence.delete(frame.id);
+    query.done({
+      online: query.lines.filter((l) => l.startsWith("+")).map((l) => l.slice(1)),
+      away: query.lines.filter((l) => l.startsWith("-")).map((l) => l.slice(1)),
     });
   }
 

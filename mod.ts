@@ -21,7 +21,7 @@ import { parseServeArgs, runServe, SERVE_HELP } from "./cli/serve.ts";
 import { UsageError } from "./cli/usage_error.ts";
 
 export { connect, LoginError, TinychatClient } from "./client.ts";
-export type { ClientEvent, ConnectOptions, Fate, SendResult } from "./client.ts";
+export type { ClientEvent, ConnectOptions, Fate, Presence, SendResult } from "./client.ts";
 export { serve } from "./server.ts";
 export type { ServeOptions, TinychatServer } from "./server.ts";
 export * from "./protocol/mod.ts";

@@ -12,6 +12,7 @@ import {
   type RenderOptions,
   renderPrompt,
   renderReceipt,
+  renderWho,
 } from "./render.ts";
 import { ClientState, defaultStateRoot } from "./state.ts";
 import { UsageError } from "./usage_error.ts";
@@ -39,13 +40,14 @@ OPTIONS:
 
 IN THE CHAT:
   /to NAME           talk to NAME: plain lines go there
+  /who               who is online, and who else is known
   @NAME text         send one message to NAME without switching
   /history [NAME] [N]  the last N (default 20) lines of the local log
   /help              this list
   /quit              leave (Ctrl-D too)
 Tab completes commands and names.`;
 
-const COMMANDS = ["/to ", "/history ", "/help", "/quit"];
+const COMMANDS = ["/to ", "/who", "/history ", "/help", "/quit"];
 const AWAY_QUIET_MS = 250;
 
 /** What `tinychat connect` was asked to do. */
@@ -287,7 +289,15 @@ async function chat(
     }
     if (input === "/quit") break;
     if (input === "/help") print(help);
-    else if (input.startsWith("/to")) {
+    else if (input === "/who") {
+      try {
+        const { online, away } = await client.who();
+        for (const n of [...online, ...away]) names.add(n);
+        print(renderWho(online, away, options));
+      } catch (error) {
+        print(`✗ ${error instanceof Error ? error.message : error}`);
+      }
+    } else if (input.startsWith("/to")) {
       const name = input.slice(3).trim();
       if (nameProblem(name) !== undefined) print(`usage: /to NAME`);
       else {

@@ -94,6 +94,13 @@ export function renderAway(stored: { from: string }[], options: RenderOptions): 
   return `── while you were away: ${stored.length} ${noun} from ${who} ──`;
 }
 
+/** The answer to /who. */
+export function renderWho(online: string[], away: string[], options: RenderOptions): string {
+  const list = (names: string[]) =>
+    names.length === 0 ? "nobody" : names.map((n) => paintName(n, options)).join(", ");
+  return `online: ${list(online)}\naway:   ${list(away)}`;
+}
+
 /** The input prompt: who you are and whom you talk to. */
 export function renderPrompt(me: string, to: string | undefined, options: RenderOptions): string {
   return `${paintName(me, options)}${to === undefined ? "" : ` → ${paintName(to, options)}`}> `;

@@ -5,6 +5,7 @@ import {
   encodeFrame,
   type Frame,
   FrameType,
+  MAX_PAYLOAD_SIZE,
   nameProblem,
   readCode,
 } from "../protocol/mod.ts";
@@ -111,6 +112,7 @@ interface Deferred {
 
 const RECENT_PER_SENDER = 1024;
 const EMPTY = new Uint8Array(0);
+const textEncoder = new TextEncoder();
 
 /**
  * The server's delivery logic as a state machine: events in (`open`, `frame`, `malformed`,
@@ -237,6 +239,8 @@ export class ServerCore {
         return this.#pong(s, frame);
       case FrameType.PONG:
         return;
+      case FrameType.WHO:
+        return this.#who(s, frame);
       case FrameType.OFFLINE:
         return this.#reject(
           s,
@@ -628,6 +632,37 @@ export class ServerCore {
         s.order,
       ),
     );
+  }
+
+  /** Answers a presence query: online users first, then the known ones, in pages of lines. */
+  #who(s: Session, frame: InboundFrame): void {
+    const online = [...this.#byName.keys()].sort();
+    const offline = [...this.#users].filter((name) => !this.#byName.has(name)).sort();
+    const lines = [...online.map((n) => `+${n}`), ...offline.map((n) => `-${n}`)];
+    const reply = (text: string) =>
+      this.#outbox.send(
+        s.conn,
+        encodeFrame(
+          {
+            type: FrameType.WHO,
+            id: frame.id,
+            src: "",
+            dst: s.name,
+            payload: textEncoder.encode(text),
+          },
+          s.order,
+        ),
+      );
+    let page = "";
+    for (const line of lines) {
+      if (textEncoder.encode(page + line).length >= MAX_PAYLOAD_SIZE) {
+        reply(page);
+        page = "";
+      }
+      page += page === "" ? line : `\n${line}`;
+    }
+    if (page !== "") reply(page);
+    reply("");
   }
 
   /** Sends ACK `code` about `owner`'s message `id` to `from`, if `owner` is online. */

@@ -12,6 +12,12 @@ export const FrameType = {
   PING: 4,
   /** Heartbeat answer. */
   PONG: 5,
+  /**
+   * Presence. A client asks with an empty payload; the server answers with WHO frames of the
+   * same messageId whose payloads list users, one per line, "+name" online or "-name" known
+   * and offline, then one WHO frame with an empty payload that ends the list.
+   */
+  WHO: 6,
 } as const;
 
 /** A frame type implemented by this version. */
@@ -22,8 +28,6 @@ export type FrameType = typeof FrameType[keyof typeof FrameType];
  * reach a seed-000 client (the server sends those only to clients that said HELLO and asked).
  */
 export const ReservedType = {
-  /** Presence query: who is online and who is known. */
-  WHO: 6,
   /** A message with the server's receive time. */
   TIMED: 7,
   /** Room join, leave and notices. */
