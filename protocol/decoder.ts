@@ -31,7 +31,8 @@ export interface FrameDecoderOptions {
  */
 export class FrameDecoder {
   #order: ByteOrder | undefined;
-  #pending = new Uint8Array(MAX_FRAME_SIZE);
+  // Allocated when a frame first arrives split, so idle connections cost nothing here.
+  #pending: Uint8Array | undefined;
   #filled = 0;
 
   constructor(options: FrameDecoderOptions = {}) {
@@ -60,6 +61,7 @@ export class FrameDecoder {
         // Gather a partial frame into the pending buffer, never more than the frame needs.
         const want = this.#filled < 4 ? 4 : this.#need();
         const take = Math.min(want - this.#filled, chunk.length - offset);
+        this.#pending ??= new Uint8Array(MAX_FRAME_SIZE);
         this.#pending.set(chunk.subarray(offset, offset + take), this.#filled);
         this.#filled += take;
         offset += take;
@@ -72,6 +74,7 @@ export class FrameDecoder {
       }
       const size = this.#sizeAt(chunk, offset);
       if (chunk.length - offset < size) {
+        this.#pending ??= new Uint8Array(MAX_FRAME_SIZE);
         this.#pending.set(chunk.subarray(offset), 0);
         this.#filled = chunk.length - offset;
         break;
@@ -82,7 +85,7 @@ export class FrameDecoder {
   }
 
   #need(): number {
-    return this.#sizeAt(this.#pending, 0);
+    return this.#sizeAt(this.#pending!, 0);
   }
 
   #sizeAt(bytes: Uint8Array, offset: number): number {
