@@ -70,8 +70,11 @@ interface Session {
   held: Pending[];
   /** Live messages addressed to this session, not yet acknowledged. */
   toMe: Set<Pending>;
-  /** Stored messages handed over as type 2 and not acknowledged yet: key -> seq. */
-  handedOver: Map<string, number>;
+  /**
+   * Stored messages handed over as type 2 and not acknowledged yet: key -> seqs, oldest first
+   * (a sender may reuse an id: a seed-000 client restarts at 0, or a different payload).
+   */
+  handedOver: Map<string, number[]>;
   /** Keys of `#implicitAcks` entries for this (legacy) session. */
   implicit: Set<string>;
 }
@@ -463,9 +466,10 @@ export class ServerCore {
 
   /** The recipient of a stored message has it: delete it and owe its sender a receipt. */
   #storedAcked(s: Session, key: string, now: number): void {
-    const seq = s.handedOver.get(key);
-    if (seq === undefined) return;
-    s.handedOver.delete(key);
+    const seqs = s.handedOver.get(key);
+    const seq = seqs?.shift();
+    if (seqs === undefined || seq === undefined) return;
+    if (seqs.length === 0) s.handedOver.delete(key);
     const newline = key.indexOf("\n");
     const src = key.slice(0, newline);
     const id = Number(key.slice(newline + 1));
@@ -554,7 +558,9 @@ export class ServerCore {
     const page = this.#store.messagesFor(s.name, s.drainAfter, this.#drainPage);
     for (const m of page) {
       const key = `${m.src}\n${m.id}`;
-      s.handedOver.set(key, m.seq);
+      const seqs = s.handedOver.get(key);
+      if (seqs === undefined) s.handedOver.set(key, [m.seq]);
+      else seqs.push(m.seq);
       s.drainAfter = m.seq;
       this.#outbox.send(
         s.conn,

@@ -1,0 +1,42 @@
+import assert from "node:assert/strict";
+import { Code, codePayload, readCode } from "./code.ts";
+
+const ascii = (s: string) => new TextEncoder().encode(s);
+
+Deno.test('readCode() reads up to the first NUL: "200\\0garbage" is "200"', () => {
+  assert.equal(readCode(ascii("200\0garbage")), "200");
+  assert.equal(readCode(Uint8Array.of(0x33, 0x30, 0x30, 0, 0xff, 0xfe)), "300");
+});
+
+Deno.test("readCode() reads the whole payload when there is no NUL", () => {
+  assert.equal(readCode(ascii("404")), "404");
+  assert.equal(readCode(new Uint8Array()), "");
+  assert.equal(readCode(Uint8Array.of(0)), "");
+});
+
+Deno.test("readCode() reads at most 16 bytes", () => {
+  assert.equal(readCode(ascii("x".repeat(1000))), "x".repeat(16));
+});
+
+Deno.test("codePayload() gives the ASCII bytes of a code", () => {
+  for (const code of Object.values(Code)) {
+    assert.deepEqual(codePayload(code), ascii(code));
+    assert.equal(readCode(codePayload(code)), code);
+  }
+});
+
+Deno.test("Code holds the wire codes of protocol v1", () => {
+  assert.deepEqual(Object.values(Code).sort(), [
+    "200",
+    "300",
+    "400",
+    "401",
+    "403",
+    "404",
+    "409",
+    "413",
+    "500",
+    "501",
+    "507",
+  ]);
+});

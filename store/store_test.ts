@@ -1,0 +1,359 @@
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { MemoryStore } from "./memory_store.ts";
+import { SqliteStore } from "./sqlite_store.ts";
+import type { Store, StoredMessage } from "./store.ts";
+
+const text = (s: string) => new TextEncoder().encode(s);
+
+/** A store under test and how to release it. */
+interface StoreFixture {
+  store: Store;
+  [Symbol.dispose](): void;
+}
+
+function message(
+  src: string,
+  dst: string,
+  id: number,
+  payload = `${src}->${dst}#${id}`,
+): Omit<StoredMessage, "seq"> {
+  return { src, dst, id, sentAt: 1_700_000_000_000 + id, payload: text(payload) };
+}
+
+function brief(m: StoredMessage): string {
+  return `${m.src}->${m.dst}#${m.id}:${new TextDecoder().decode(m.payload)}`;
+}
+
+/** A SQLite file in a fresh temp directory, removed with its WAL files on dispose. */
+function sqliteFile(): { path: string } & Disposable {
+  const dir = Deno.makeTempDirSync({ prefix: "tinychat-store-test-" });
+  return {
+    path: `${dir}/tinychat.db`,
+    [Symbol.dispose]: () => Deno.removeSync(dir, { recursive: true }),
+  };
+}
+
+function memoryFixture(): StoreFixture {
+  const store = new MemoryStore();
+  return { store, [Symbol.dispose]: () => store.close() };
+}
+
+function sqliteFixture(): StoreFixture {
+  const file = sqliteFile();
+  const store = new SqliteStore(file.path);
+  return {
+    store,
+    [Symbol.dispose]: () => {
+      try {
+        store.close();
+      } finally {
+        file[Symbol.dispose]();
+      }
+    },
+  };
+}
+
+/** The behaviour every `Store` must have, run against the store `open` makes. */
+function storeContract(name: string, open: () => StoreFixture): void {
+  const test = (behaviour: string, fn: (store: Store) => void) =>
+    Deno.test(`${name}.${behaviour}`, () => {
+      using fixture = open();
+      fn(fixture.store);
+    });
+
+  test("users() is empty for a new store", (store) => {
+    assert.deepEqual(store.users(), []);
+    assert.deepEqual([...store.counts()], []);
+    assert.deepEqual([...store.receiptCounts()], []);
+  });
+
+  test("addUser() records each name once", (store) => {
+    store.addUser("alice", 1);
+    store.addUser("ёжик", 2);
+    store.addUser("alice", 3);
+    store.addUser("😀😀", 4);
+    assert.deepEqual(store.users().sort(), ["alice", "ёжик", "😀😀"].sort());
+  });
+
+  test("putMessage() returns increasing seqs and keeps every field", (store) => {
+    const payload = new Uint8Array(1000).map((_, i) => (i * 7) % 256);
+    const a = store.putMessage({ src: "ёжик", dst: "bob", id: 0xffffffff, sentAt: 42, payload });
+    const b = store.putMessage({ src: "alice", dst: "bob", id: 0, sentAt: 43, payload: text("") });
+    assert.ok(b > a, `${b} > ${a}`);
+    const [first, second] = store.messagesFor("bob", 0, 10);
+    assert.deepEqual(
+      { ...first!, payload: [...first!.payload] },
+      { seq: a, src: "ёжик", dst: "bob", id: 0xffffffff, sentAt: 42, payload: [...payload] },
+    );
+    assert.deepEqual(
+      { ...second!, payload: [...second!.payload] },
+      { seq: b, src: "alice", dst: "bob", id: 0, sentAt: 43, payload: [] },
+    );
+  });
+
+  test("putMessage() copies the payload", (store) => {
+    const payload = text("original");
+    store.putMessage({ ...message("alice", "bob", 1), payload });
+    payload.fill(0x21);
+    assert.deepEqual(store.messagesFor("bob", 0, 1).map(brief), ["alice->bob#1:original"]);
+  });
+
+  test("messagesFor() pages with after and limit, oldest first, one recipient only", (store) => {
+    const seqs: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      seqs.push(store.putMessage(message("alice", "bob", i)));
+      store.putMessage(message("alice", "carol", i));
+    }
+    const page1 = store.messagesFor("bob", 0, 2);
+    assert.deepEqual(page1.map((m) => m.id), [0, 1]);
+    const page2 = store.messagesFor("bob", page1.at(-1)!.seq, 2);
+    assert.deepEqual(page2.map((m) => m.id), [2, 3]);
+    const page3 = store.messagesFor("bob", page2.at(-1)!.seq, 2);
+    assert.deepEqual(page3.map((m) => m.id), [4]);
+    assert.deepEqual(store.messagesFor("bob", page3.at(-1)!.seq, 2), []);
+    assert.deepEqual(store.messagesFor("bob", 0, 100).map((m) => m.seq), seqs);
+    assert.ok(store.messagesFor("bob", 0, 100).every((m) => m.dst === "bob"));
+    assert.deepEqual(store.messagesFor("dave", 0, 100), []);
+    assert.deepEqual(store.messagesFor("bob", seqs[2]!, 100).map((m) => m.id), [3, 4]);
+  });
+
+  test("counts() counts stored messages per recipient", (store) => {
+    store.putMessage(message("alice", "bob", 1));
+    store.putMessage(message("carol", "bob", 1));
+    const seq = store.putMessage(message("alice", "carol", 2));
+    assert.deepEqual(new Map([...store.counts()].sort()), new Map([["bob", 2], ["carol", 1]]));
+    store.deleteMessage(seq);
+    assert.equal(store.counts().get("bob"), 2);
+    assert.equal(store.counts().get("carol") ?? 0, 0);
+  });
+
+  test("findMessages() matches src, id and dst exactly, every copy", (store) => {
+    store.putMessage(message("alice", "bob", 7, "first"));
+    store.putMessage(message("alice", "bob", 8));
+    store.putMessage(message("alice", "carol", 7));
+    store.putMessage(message("carol", "bob", 7));
+    store.putMessage(message("alice", "bob", 7, "second"));
+    assert.deepEqual(store.findMessages("alice", 7, "bob").map(brief).sort(), [
+      "alice->bob#7:first",
+      "alice->bob#7:second",
+    ]);
+    assert.deepEqual(store.findMessages("alice", 9, "bob"), []);
+    assert.deepEqual(store.findMessages("bob", 7, "alice"), []);
+  });
+
+  test("deleteMessage() removes one message and ignores a missing seq", (store) => {
+    const a = store.putMessage(message("alice", "bob", 1));
+    const b = store.putMessage(message("alice", "bob", 2));
+    store.deleteMessage(a);
+    store.deleteMessage(a);
+    store.deleteMessage(999_999);
+    assert.deepEqual(store.messagesFor("bob", 0, 10).map((m) => m.seq), [b]);
+    assert.deepEqual(store.findMessages("alice", 1, "bob"), []);
+  });
+
+  test("putReceipt() keeps receipts per owner, oldest first", (store) => {
+    const r1 = store.putReceipt("alice", "bob", 1);
+    store.putReceipt("carol", "bob", 1);
+    const r2 = store.putReceipt("alice", "dave", 0xffffffff);
+    assert.ok(r2 > r1);
+    assert.deepEqual(store.receiptsFor("alice"), [
+      { seq: r1, owner: "alice", from: "bob", id: 1 },
+      { seq: r2, owner: "alice", from: "dave", id: 0xffffffff },
+    ]);
+    assert.deepEqual(store.receiptsFor("bob"), []);
+    assert.deepEqual(
+      new Map([...store.receiptCounts()].sort()),
+      new Map([["alice", 2], ["carol", 1]]),
+    );
+  });
+
+  test("hasReceipt() matches owner, from and id exactly", (store) => {
+    store.putReceipt("alice", "bob", 1);
+    assert.equal(store.hasReceipt("alice", "bob", 1), true);
+    assert.equal(store.hasReceipt("alice", "bob", 2), false);
+    assert.equal(store.hasReceipt("bob", "alice", 1), false);
+    assert.equal(store.hasReceipt("alice", "carol", 1), false);
+  });
+
+  test("deleteReceipt() removes one receipt and ignores a missing seq", (store) => {
+    const r1 = store.putReceipt("alice", "bob", 1);
+    const r2 = store.putReceipt("alice", "bob", 2);
+    store.deleteReceipt(r1);
+    store.deleteReceipt(r1);
+    store.deleteReceipt(999_999);
+    assert.deepEqual(store.receiptsFor("alice").map((r) => r.seq), [r2]);
+    assert.equal(store.hasReceipt("alice", "bob", 1), false);
+    assert.equal(store.receiptCounts().get("alice"), 1);
+    store.deleteReceipt(r2);
+    assert.equal(store.receiptCounts().get("alice") ?? 0, 0);
+  });
+
+  test("begin() batches writes that reads see before commit() and keep after", (store) => {
+    store.begin();
+    store.addUser("alice", 1);
+    const seq = store.putMessage(message("alice", "bob", 1));
+    store.putReceipt("alice", "bob", 0);
+    assert.deepEqual(store.users(), ["alice"]);
+    assert.deepEqual(store.messagesFor("bob", 0, 10).map((m) => m.seq), [seq]);
+    assert.equal(store.hasReceipt("alice", "bob", 0), true);
+    store.commit();
+    store.rollback(); // no batch open: nothing to drop
+    assert.deepEqual(store.users(), ["alice"]);
+    assert.deepEqual(store.messagesFor("bob", 0, 10).map((m) => m.seq), [seq]);
+    assert.equal(store.receiptCounts().get("alice"), 1);
+  });
+
+  test("rollback() drops every write of the batch and keeps what was committed", (store) => {
+    store.begin();
+    store.addUser("alice", 1);
+    const kept = store.putMessage(message("alice", "bob", 1));
+    const keptReceipt = store.putReceipt("alice", "bob", 0);
+    store.commit();
+    store.begin();
+    store.addUser("bob", 2);
+    store.putMessage(message("alice", "bob", 2));
+    store.deleteMessage(kept);
+    store.putReceipt("alice", "bob", 5);
+    store.deleteReceipt(keptReceipt);
+    store.rollback();
+    assert.deepEqual(store.users(), ["alice"]);
+    assert.deepEqual(store.messagesFor("bob", 0, 10).map((m) => m.seq), [kept]);
+    assert.deepEqual(store.counts().get("bob"), 1);
+    assert.deepEqual(store.receiptsFor("alice").map((r) => r.seq), [keptReceipt]);
+    assert.equal(store.hasReceipt("alice", "bob", 5), false);
+    // Seqs keep increasing past what is stored.
+    assert.ok(store.putMessage(message("alice", "bob", 3)) > kept);
+  });
+
+  test("begin() twice opens one batch that one rollback() drops", (store) => {
+    store.begin();
+    store.putMessage(message("alice", "bob", 1));
+    store.begin();
+    store.putMessage(message("alice", "bob", 2));
+    store.rollback();
+    assert.deepEqual(store.messagesFor("bob", 0, 10), []);
+  });
+
+  test("commit() and rollback() without a batch do nothing", (store) => {
+    store.commit();
+    store.rollback();
+    store.addUser("alice", 1);
+    store.commit();
+    assert.deepEqual(store.users(), ["alice"]);
+  });
+}
+
+storeContract("MemoryStore", memoryFixture);
+storeContract("SqliteStore", sqliteFixture);
+
+Deno.test("SqliteStore keeps committed users, messages and receipts across a reopen", () => {
+  using file = sqliteFile();
+  const payload = new Uint8Array(1000).map((_, i) => i % 256);
+  let seqs: number[];
+  {
+    const store = new SqliteStore(file.path);
+    store.begin();
+    store.addUser("alice", 10);
+    store.addUser("ёжик", 11);
+    seqs = [
+      store.putMessage({ src: "alice", dst: "ёжик", id: 1, sentAt: 12, payload }),
+      store.putMessage(message("alice", "ёжик", 2)),
+    ];
+    store.putReceipt("alice", "ёжик", 0);
+    store.commit();
+    store.close();
+  }
+  const store = new SqliteStore(file.path);
+  try {
+    assert.deepEqual(store.users().sort(), ["alice", "ёжик"].sort());
+    const got = store.messagesFor("ёжик", 0, 10);
+    assert.deepEqual(got.map((m) => m.seq), seqs);
+    assert.deepEqual([...got[0]!.payload], [...payload]);
+    assert.equal(got[0]!.sentAt, 12);
+    assert.deepEqual(store.receiptsFor("alice").map((r) => [r.from, r.id]), [["ёжик", 0]]);
+    assert.equal(store.counts().get("ёжик"), 2);
+    assert.equal(store.receiptCounts().get("alice"), 1);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("SqliteStore loses a rolled-back batch across a reopen", () => {
+  using file = sqliteFile();
+  {
+    const store = new SqliteStore(file.path);
+    store.begin();
+    store.addUser("alice", 1);
+    store.putMessage(message("alice", "bob", 1));
+    store.commit();
+    store.begin();
+    store.addUser("bob", 2);
+    store.putMessage(message("alice", "bob", 2));
+    store.putReceipt("alice", "bob", 1);
+    store.rollback();
+    store.close();
+  }
+  const store = new SqliteStore(file.path);
+  try {
+    assert.deepEqual(store.users(), ["alice"]);
+    assert.deepEqual(store.messagesFor("bob", 0, 10).map((m) => m.id), [1]);
+    assert.deepEqual(store.receiptsFor("alice"), []);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("SqliteStore.commit() is what makes a batch visible to another connection", () => {
+  using file = sqliteFile();
+  const store = new SqliteStore(file.path);
+  const reader = new DatabaseSync(file.path);
+  try {
+    const count = () => Number(reader.prepare("SELECT count(*) AS n FROM messages").get()!.n);
+    store.begin();
+    store.putMessage(message("alice", "bob", 1));
+    assert.equal(store.messagesFor("bob", 0, 10).length, 1);
+    // Not committed: another connection (as after a crash) does not see it.
+    assert.equal(count(), 0);
+    store.commit();
+    assert.equal(count(), 1);
+  } finally {
+    reader.close();
+    store.close();
+  }
+});
+
+Deno.test("SqliteStore.close() commits an open batch", () => {
+  using file = sqliteFile();
+  {
+    const store = new SqliteStore(file.path);
+    store.begin();
+    store.putMessage(message("alice", "bob", 1));
+    store.close();
+  }
+  const store = new SqliteStore(file.path);
+  try {
+    assert.deepEqual(store.messagesFor("bob", 0, 10).map((m) => m.id), [1]);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("SqliteStore.putMessage() never reuses a seq after a reopen, even of a deleted one", () => {
+  using file = sqliteFile();
+  let last: number;
+  {
+    const store = new SqliteStore(file.path);
+    store.putMessage(message("alice", "bob", 1));
+    last = store.putMessage(message("alice", "bob", 2));
+    store.deleteMessage(last);
+    store.close();
+  }
+  const store = new SqliteStore(file.path);
+  try {
+    assert.ok(store.putMessage(message("alice", "bob", 3)) > last);
+    assert.deepEqual(store.messagesFor("bob", 0, 10).map((m) => m.id), [1, 3]);
+  } finally {
+    store.close();
+  }
+});
