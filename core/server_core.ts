@@ -63,6 +63,8 @@ interface Session {
   /** Bound by its first frame (a seed-000 client): it never acknowledges type 2. */
   legacy: boolean;
   closed: boolean;
+  /** Frames that arrived behind a HELLO whose answer waits for its commit. */
+  backlog: InboundFrame[] | undefined;
   /** Stored messages are still being handed over; live ones wait in `held`. */
   draining: boolean;
   drainAfter: number;
@@ -114,6 +116,8 @@ interface Deferred {
 }
 
 const RECENT_PER_SENDER = 1024;
+/** A `Recent.hash` that matches any payload (a receipt's message is no longer stored). */
+const ANY_PAYLOAD = -1;
 const EMPTY = new Uint8Array(0);
 const textEncoder = new TextEncoder();
 
@@ -216,6 +220,7 @@ export class ServerCore {
       held: [],
       toMe: new Set(),
       handedOver: new Map(),
+      backlog: undefined,
       implicit: new Set(),
     });
     this.#log("debug", "connect", { conn, peer, at: now });
@@ -226,6 +231,11 @@ export class ServerCore {
     const s = this.#sessions.get(conn);
     if (s === undefined) return;
     s.order = order;
+    // Answers go out in the order of the frames they answer, the login's "200" first.
+    if (s.backlog !== undefined) {
+      s.backlog.push(frame);
+      return;
+    }
     if (s.name === "") {
       if (frame.type === FrameType.HELLO) return this.#hello(s, frame, now);
       if (frame.type === FrameType.PING) return this.#pong(s, frame);
@@ -258,11 +268,14 @@ export class ServerCore {
     }
   }
 
-  /** `conn` sent bytes that are not a frame: answer with `code` and close that connection. */
-  malformed(conn: ConnId, code: string, reason: string, now: number): void {
+  /**
+   * `conn` sent bytes that are not a frame: answer with `code` about messageId `id` (0 when the
+   * frame's header could not be read) and close that connection.
+   */
+  malformed(conn: ConnId, code: string, reason: string, now: number, id = 0): void {
     const s = this.#sessions.get(conn);
     if (s === undefined) return;
-    this.#reject(s, code, 0, reason, now);
+    this.#reject(s, code, id, reason, now);
   }
 
   /** The peer closed `conn` or it failed. */
@@ -319,12 +332,20 @@ export class ServerCore {
   }
 
   #hello(s: Session, frame: InboundFrame, now: number): void {
+    const known = this.#users.has(frame.src);
     if (!this.#bind(s, frame.src, frame.id, false, now)) return;
+    s.backlog = [];
     this.#defer(() => {
       if (s.closed) return;
       this.#answerOn(s, "", frame.id, Code.DELIVERED);
       this.#startDrain(s, now);
-    }, () => this.#reject(s, Code.SERVER_ERROR, frame.id, "could not record the login", now));
+      const backlog = s.backlog ?? [];
+      s.backlog = undefined;
+      for (const f of backlog) this.frame(s.conn, f, s.order, now);
+    }, () => {
+      if (!known) this.#users.delete(frame.src);
+      this.#reject(s, Code.SERVER_ERROR, frame.id, "could not record the login", now);
+    });
   }
 
   /** Binds `s` to `name`; on failure answers and closes, and returns false. */
@@ -343,14 +364,18 @@ export class ServerCore {
     s.legacy = legacy;
     s.draining = true;
     this.#byName.set(name, s);
-    if (!this.#users.has(name)) {
+    const known = this.#users.has(name);
+    if (!known) {
       this.#users.add(name);
       this.#write(() => this.#store.addUser(name, now));
     }
     // A seed-000 client counts its messageIds from 0 at every start.
     if (legacy) {
       this.#recent.delete(name);
-      this.#defer(() => this.#startDrain(s, now), () => this.#drop(s, "store failed", now, true));
+      this.#defer(() => this.#startDrain(s, now), () => {
+        if (!known) this.#users.delete(name);
+        this.#drop(s, "store failed", now, true);
+      });
     }
     this.#log("info", "login", { conn: s.conn, user: name, legacy, peer: s.peer });
     return true;
@@ -418,7 +443,8 @@ export class ServerCore {
   ): string | undefined {
     const recent = this.#recent.get(src)?.get(id);
     if (recent !== undefined) {
-      return recent.dst === dst && recent.hash === hash ? recent.code : undefined;
+      const same = recent.dst === dst && (recent.hash === hash || recent.hash === ANY_PAYLOAD);
+      return same ? recent.code : undefined;
     }
     if ((this.#counts.get(dst) ?? 0) > 0) {
       for (const m of this.#store.findMessages(src, id, dst)) {
@@ -589,6 +615,8 @@ export class ServerCore {
       for (const r of this.#store.receiptsFor(s.name)) {
         this.#answerOn(s, r.from, r.id, Code.DELIVERED);
         this.#write(() => this.#store.deleteReceipt(r.seq));
+        // The receipt is gone from the store; a resend of that message must still not deliver.
+        this.#remember(s.name, r.id, r.from, ANY_PAYLOAD, Code.DELIVERED);
       }
       this.#owed.delete(s.name);
     }

@@ -1064,3 +1064,54 @@ Deno.test("ServerCore over SqliteStore hands stored messages and receipts over a
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("ServerCore answers frames that came behind a HELLO after the login's 200", () => {
+  const h = new Harness();
+  h.open(1);
+  h.hello(1, "alice", 0, 0);
+  h.msg(1, "alice", "carol", 0, "hi", 0);
+  h.frame(1, { type: FrameType.PING, id: 0, src: "alice", dst: "", payload: new Uint8Array() }, 0);
+  h.core.commit(0);
+  assert.deepEqual(h.take(1), [
+    ACK(0, "", "alice", "200"),
+    ACK(0, "carol", "alice", "404"),
+    seen(FrameType.PONG, 0, "", "alice"),
+  ]);
+});
+
+Deno.test("ServerCore answers a resend after the receipt was handed over with 200, without delivery", () => {
+  const store = new MemoryStore();
+  const h = new Harness({ store });
+  h.known(2, "bob");
+  h.login(1, "alice");
+  h.msg(1, "alice", "bob", 1, "x", 0);
+  h.core.commit(0);
+  h.core.closed(1, 1);
+  h.login(3, "bob", 2);
+  h.ack(3, "bob", "alice", 1, "200", 3);
+  h.core.commit(3);
+  // Restart: alice gets her receipt at login, then resends in a later turn.
+  const restarted = new Harness({ store });
+  restarted.login(3, "bob", 10);
+  assert.deepEqual(restarted.login(1, "alice", 11), [ACK(1, "bob", "alice", "200")]);
+  assert.equal(store.hasReceipt("alice", "bob", 1), false);
+  restarted.msg(1, "alice", "bob", 1, "x", 12);
+  restarted.core.commit(12);
+  assert.deepEqual(restarted.take(3), [], "not delivered twice");
+  assert.deepEqual(restarted.take(1), [ACK(1, "bob", "alice", "200")]);
+});
+
+Deno.test("ServerCore forgets a first login whose commit failed: its name stays unknown", () => {
+  const store = new FailingStore(new MemoryStore());
+  const h = new Harness({ store });
+  h.login(2, "bob");
+  store.failing = true;
+  h.open(1);
+  h.hello(1, "alice", 0, 3);
+  h.core.commit(0);
+  assert.deepEqual(h.take(1), [ACK(3, "", "alice", "500")]);
+  store.failing = false;
+  h.msg(2, "bob", "alice", 1, "hi", 1);
+  h.core.commit(1);
+  assert.deepEqual(h.take(2), [ACK(1, "alice", "bob", "404")]);
+});
