@@ -81,15 +81,17 @@ class Server implements TinychatServer {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = Infinity;
   #closing: Promise<void> | undefined;
-  #emit: (line: string) => void;
+  #log: CoreLogger;
 
   constructor(listener: Deno.TcpListener, store: Store, options: ServeOptions) {
     this.#listener = listener;
     this.addr = listener.addr;
     this.#store = store;
     this.#maxBuffered = options.maxBuffered ?? 8 * 1024 * 1024;
-    this.#emit = options.log ?? (() => {});
-    const log = makeLogger(this.#emit, options.logFormat ?? "text", options.logLevel ?? "info");
+    const emit = options.log ?? (() => {});
+    // One logger for every line, so that --log-format and --log-level apply to all of them.
+    const log = makeLogger(emit, options.logFormat ?? "text", options.logLevel ?? "info");
+    this.#log = log;
     this.#core = new ServerCore({
       store,
       log,
@@ -144,7 +146,13 @@ class Server implements TinychatServer {
     try {
       while (true) {
         const n = await conn.socket.read(buffer);
-        if (n === null) break;
+        if (n === null) {
+          // A truncated frame is malformed input too: say so in the one log line it gets.
+          if (decoder.buffered > 0) {
+            reason = `closed by peer in the middle of a frame (${decoder.buffered} bytes of it)`;
+          }
+          break;
+        }
         const now = Date.now();
         try {
           for (const frame of decoder.push(buffer.subarray(0, n))) {
@@ -152,7 +160,7 @@ class Server implements TinychatServer {
           }
         } catch (error) {
           if (!(error instanceof FrameError)) throw error;
-          this.#core.malformed(conn.id, error.code, error.message, now);
+          this.#core.malformed(conn.id, error.code, error.message, now, error.id);
           reason = "";
           break;
         }
@@ -214,7 +222,7 @@ class Server implements TinychatServer {
     this.#core.commit(now);
     await Promise.all([...this.#conns.values()].map((c) => c.closeAfterFlush()));
     this.#store.close();
-    this.#emit(formatLine("text", "info", "stopped", {}));
+    this.#log("info", "stopped", {});
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -504,16 +504,24 @@ export class ServerCore {
     const recent = this.#recent.get(src)?.get(id);
     if (recent !== undefined && recent.dst === s.name) recent.code = Code.DELIVERED;
     this.#log("info", "stored-delivered", { src, dst: s.name, id });
-    this.#defer(() => this.#receipt(src, s.name, id, now), () => {});
+    // The receipt is owed in the same batch as the delete: no crash can keep one without the other.
+    const receipt = this.#write(() => this.#store.putReceipt(src, s.name, id));
+    this.#owed.set(src, (this.#owed.get(src) ?? 0) + 1);
+    this.#defer(() => this.#receipt(src, s.name, id, receipt, now), () => {});
   }
 
-  /** Hands `owner` the late "200" for its message `id` to `from`, or keeps it for later. */
-  #receipt(owner: string, from: string, id: number, now: number): void {
+  /** Once the receipt is durable: hands `owner` the late "200" now if online, else keeps it. */
+  #receipt(owner: string, from: string, id: number, seq: number, now: number): void {
     const to = this.#byName.get(owner);
-    if (to !== undefined && !to.draining) return this.#answerOn(to, from, id, Code.DELIVERED);
-    this.#write(() => this.#store.putReceipt(owner, from, id));
-    this.#owed.set(owner, (this.#owed.get(owner) ?? 0) + 1);
-    this.#log("debug", "receipt-kept", { owner, from, id, at: now });
+    if (to === undefined || to.draining) {
+      this.#log("debug", "receipt-kept", { owner, from, id, at: now });
+      return;
+    }
+    // A login drain since the ack may have handed it over already.
+    if (!this.#store.hasReceipt(owner, from, id)) return;
+    this.#answerOn(to, from, id, Code.DELIVERED);
+    this.#write(() => this.#store.deleteReceipt(seq));
+    this.#owed.set(owner, Math.max(0, (this.#owed.get(owner) ?? 1) - 1));
   }
 
   #storeMessage(

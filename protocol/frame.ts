@@ -77,14 +77,20 @@ export function decodeFrame(bytes: Uint8Array, order: ByteOrder = "be"): Frame {
     throw new FrameError("400", `Cannot decode frame: length ${size} but ${bytes.length} bytes`);
   }
   const type = view.getUint16(2, little);
-  if (!isKnownType(type)) throw new FrameError("400", `Cannot decode frame: unknown type ${type}`);
-  return {
-    type,
-    id: view.getUint32(4, little),
-    src: readName(bytes, 8),
-    dst: readName(bytes, 8 + NAME_SIZE),
-    payload: bytes.subarray(HEADER_SIZE, size),
-  };
+  const id = view.getUint32(4, little);
+  if (!isKnownType(type)) {
+    throw new FrameError("400", `Cannot decode frame: unknown type ${type}`, { id });
+  }
+  let src: string, dst: string;
+  try {
+    src = readName(bytes, 8);
+    dst = readName(bytes, 8 + NAME_SIZE);
+  } catch (error) {
+    // The header is whole: the answer can name the frame (a HELLO's answer carries its id).
+    if (!(error instanceof FrameError)) throw error;
+    throw new FrameError(error.code, error.message, { cause: error, id });
+  }
+  return { type, id, src, dst, payload: bytes.subarray(HEADER_SIZE, size) };
 }
 
 /** Throws `FrameError` unless `size` is a valid frame length. */

@@ -1,0 +1,137 @@
+import assert from "node:assert/strict";
+import { encodeFrame, FrameType, readCode } from "../protocol/mod.ts";
+import { login, text } from "./_client.ts";
+import { serverTest, start, tempDir } from "./_server.ts";
+
+const encoder = new TextEncoder();
+
+serverTest(
+  "serve: 200 messages answered 300 survive kill -9 and are delivered once each, in order",
+  async () => {
+    await using dir = await tempDir();
+    const count = 200;
+    {
+      await using server = await start({ dataDir: dir.path });
+      {
+        await using _bob = await login(server.port, "bob");
+      }
+      await using alice = await login(server.port, "alice");
+      await Promise.all(
+        Array.from({ length: count }, (_, id) => alice.msg("bob", id, `durable ${id}`)),
+      );
+      const answers = await alice.nextMany(count, (f) => f.type === FrameType.ACK, 20_000, "300s");
+      server.kill("SIGKILL");
+      assert.ok(answers.every((f) => readCode(f.payload) === "300"));
+      const status = await server.waitExit();
+      assert.equal(status.signal, "SIGKILL");
+    }
+    await using server = await start({ dataDir: dir.path });
+    await using bob = await login(server.port, "bob", { autoAck: true });
+    const stored = await bob.nextMany(count, (f) => f.type === FrameType.OFFLINE, 20_000);
+    assert.deepEqual(stored.map((f) => f.id), Array.from({ length: count }, (_, id) => id));
+    assert.deepEqual(stored.map(text), Array.from({ length: count }, (_, id) => `durable ${id}`));
+    await bob.sync();
+    assert.equal(bob.received.filter((f) => f.type === FrameType.OFFLINE).length, count);
+    // Acknowledged means gone: after another kill -9, the next login gets none of them.
+    await bob.sync();
+    server.kill("SIGKILL");
+    await server.waitExit();
+    await using again = await start({ dataDir: dir.path });
+    await using bob2 = await login(again.port, "bob");
+    await bob2.sync();
+    assert.equal(bob2.received.filter((f) => f.type === FrameType.OFFLINE).length, 0);
+  },
+);
+
+serverTest(
+  "serve: kill -9 while a sender blasts an offline user loses no 300 and duplicates none",
+  async () => {
+    await using dir = await tempDir();
+    const confirmed = new Set<number>();
+    {
+      await using server = await start({ dataDir: dir.path });
+      for (const name of ["bob", "carol"]) {
+        await using _c = await login(server.port, name);
+      }
+      await using alice = await login(server.port, "alice");
+      let killed = false;
+      const blast = (async () => {
+        const batch = 25;
+        for (let first = 0; first < 50_000 && !killed; first += batch) {
+          const frames = new Uint8Array(batch * 40);
+          for (let i = 0; i < batch; i++) {
+            const id = first + i;
+            const payload = encoder.encode(`blast ${String(id).padStart(10, "0")}`);
+            frames.set(
+              encodeFrame({ type: FrameType.MSG, id, src: "alice", dst: "bob", payload }),
+              i * 40,
+            );
+          }
+          await alice.write(frames).catch(() => killed = true);
+        }
+      })();
+      const answers = await alice.nextMany(300, (f) => f.type === FrameType.ACK, 20_000, "300s");
+      server.kill("SIGKILL");
+      await server.waitExit();
+      killed = true;
+      await blast;
+      await alice.waitClosed();
+      // Every answer that arrived before the kill, including any after the first 300.
+      for (const f of [...answers, ...alice.take((f) => f.type === FrameType.ACK)]) {
+        assert.equal(readCode(f.payload), "300");
+        confirmed.add(f.id);
+      }
+    }
+    await using server = await start({ dataDir: dir.path });
+    await using bob = await login(server.port, "bob", { autoAck: true });
+    // A live message sent after bob's login comes after every stored one: the end marker.
+    await using carol = await login(server.port, "carol");
+    await carol.msg("bob", 1, "end");
+    await bob.next((f) => f.type === FrameType.MSG && f.src === "carol", 30_000);
+    const delivered = bob.received.filter((f) => f.type === FrameType.OFFLINE).map((f) => f.id);
+    // Stored in order and committed in whole batches: exactly a prefix 0..k-1, each once.
+    assert.deepEqual(delivered, Array.from({ length: delivered.length }, (_, id) => id));
+    const seen = new Set(delivered);
+    for (const id of confirmed) assert.ok(seen.has(id), `message ${id} got 300, then was lost`);
+    assert.ok(delivered.length >= confirmed.size);
+    for (const f of bob.received.filter((f) => f.type === FrameType.OFFLINE)) {
+      assert.equal(text(f), `blast ${String(f.id).padStart(10, "0")}`);
+    }
+  },
+);
+
+serverTest(
+  "serve: a receipt owed to an offline sender survives kill -9 and is handed over once",
+  async () => {
+    await using dir = await tempDir();
+    {
+      await using server = await start({ dataDir: dir.path });
+      {
+        await using _bob = await login(server.port, "bob");
+      }
+      {
+        await using alice = await login(server.port, "alice");
+        assert.equal(await alice.request("bob", 12, "ack me while I am away"), "300");
+      }
+      await using bob = await login(server.port, "bob");
+      await bob.ack(await bob.next((f) => f.type === FrameType.OFFLINE));
+      await server.waitForLog(/stored-delivered .*id=12/);
+      await bob.sync();
+      server.kill("SIGKILL");
+      await server.waitExit();
+    }
+    await using server = await start({ dataDir: dir.path });
+    {
+      await using alice = await login(server.port, "alice");
+      const late = await alice.next((f) => f.type === FrameType.ACK && f.id === 12);
+      assert.deepEqual([late.src, readCode(late.payload)], ["bob", "200"]);
+      await alice.sync();
+    }
+    await using alice = await login(server.port, "alice");
+    await alice.sync();
+    assert.equal(alice.received.filter((f) => f.id === 12).length, 0);
+    await using bob = await login(server.port, "bob");
+    await bob.sync();
+    assert.equal(bob.received.filter((f) => f.type === FrameType.OFFLINE).length, 0);
+  },
+);
