@@ -5,7 +5,6 @@ import { type ClientEvent, connect, type TinychatClient } from "../client.ts";
 import { nameProblem } from "../protocol/mod.ts";
 import { parseChoice, parseFlags, parseInteger } from "./flags.ts";
 import {
-  displayWidth,
   renderAway,
   renderFate,
   renderMessage,
@@ -197,14 +196,17 @@ async function chat(
   rl.setPrompt(prompt());
 
   // Draws `text` above the input line, then redraws the prompt with what was being typed.
+  // readline's redraw starts by moving up `prevRows`, the cursor row it drew last; that can lag
+  // behind the real row (it misses a wrap caused by a wide character at the edge), so we move up
+  // by the real row and leave `prevRows` newlines below `text` for its redraw to climb back.
   const print = (text: string) => {
     const out = process.stdout;
-    const columns = out.columns || 80;
-    const cursor = displayWidth(prompt()) + displayWidth(rl.line.slice(0, rl.cursor));
-    readline.moveCursor(out, 0, -Math.floor(cursor / columns));
+    const rows = rl.getCursorPos().rows;
+    const drawn = (rl as unknown as { prevRows?: unknown }).prevRows;
+    readline.moveCursor(out, 0, -rows);
     readline.cursorTo(out, 0);
     readline.clearScreenDown(out);
-    out.write(text + "\n");
+    out.write(text + "\n".repeat(1 + (typeof drawn === "number" ? drawn : rows)));
     rl.prompt(true);
   };
 

@@ -113,8 +113,8 @@ export function displayWidth(text: string): number {
   for (const char of text.replaceAll(/\x1b\[[0-9;]*m/g, "")) {
     const cp = char.codePointAt(0)!;
     if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) continue;
-    if (/\p{Mn}|\p{Me}|\u200d|[\ufe00-\ufe0f]/u.test(char)) continue;
-    width += isWide(cp) ? 2 : 1;
+    if (/\p{Mn}|\p{Me}|\p{Emoji_Modifier}|\u200d|[\ufe00-\ufe0f]/u.test(char)) continue;
+    width += isWide(cp) || /\p{Emoji_Presentation}/u.test(char) ? 2 : 1;
   }
   return width;
 }
