@@ -139,9 +139,13 @@ export class TinychatClient implements AsyncDisposable {
   #socket: Deno.TcpConn | undefined;
   #outgoing = new Map<number, Outgoing>();
   #seen = new Set<string>();
-  #presence = new Map<number, { lines: string[]; done(presence: Presence): void }>();
-  #events: ClientEvent[] = [];
-  #wake: (() => void) | undefined;
+  #presence = new Map<
+    number,
+    { lines: string[]; done(presence: Presence): void; fail(error: Error): void }
+  >();
+  /** Events that came before anyone listened: the first reader gets them. */
+  #unread: ClientEvent[] | undefined = [];
+  #readers = new Set<{ queue: ClientEvent[]; wake: (() => void) | undefined }>();
   #closed = false;
   #closeReason = "";
   #stop = new AbortController();
@@ -212,16 +216,27 @@ export class TinychatClient implements AsyncDisposable {
     });
   }
 
-  /** The session's events (messages, late receipts, connection changes), until it closes. */
+  /**
+   * The session's events (messages, late receipts, connection changes), until it closes. Each
+   * reader gets every event from the moment it starts reading; the first reader also gets those
+   * that came before.
+   */
   async *events(): AsyncGenerator<ClientEvent, void, undefined> {
-    while (true) {
-      const event = this.#events.shift();
-      if (event !== undefined) {
-        yield event;
-        if (event.kind === "closed") return;
-        continue;
+    const reader = { queue: this.#unread ?? [], wake: undefined as (() => void) | undefined };
+    this.#unread = undefined;
+    this.#readers.add(reader);
+    try {
+      while (true) {
+        const event = reader.queue.shift();
+        if (event !== undefined) {
+          yield event;
+          if (event.kind === "closed") return;
+          continue;
+        }
+        await new Promise<void>((resolve) => reader.wake = resolve);
       }
-      await new Promise<void>((resolve) => this.#wake = resolve);
+    } finally {
+      this.#readers.delete(reader);
     }
   }
 
@@ -242,6 +257,10 @@ export class TinychatClient implements AsyncDisposable {
         done: (presence) => {
           clearTimeout(timer);
           resolve(presence);
+        },
+        fail: (error) => {
+          clearTimeout(timer);
+          reject(error);
         },
       });
       this.#write(
@@ -472,6 +491,12 @@ export class TinychatClient implements AsyncDisposable {
       this.#emit({ kind: "receipt", to: frame.src, id: frame.id, at: new Date() });
       return;
     }
+    const query = this.#presence.get(frame.id);
+    if (query !== undefined && frame.src === "") {
+      this.#presence.delete(frame.id);
+      query.fail(new Error(`The server does not answer presence queries (${code})`));
+      return;
+    }
     if (frame.src === "" && code !== Code.DELIVERED) {
       // The server refused something and closes the connection; the read loop sees the close.
       this.#closeReason = `server answered ${code}`;
@@ -487,10 +512,13 @@ export class TinychatClient implements AsyncDisposable {
   #writes: Promise<void> = Promise.resolve();
 
   #emit(event: ClientEvent): void {
-    this.#events.push(event);
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
+    this.#unread?.push(event);
+    for (const reader of this.#readers) {
+      reader.queue.push(event);
+      const wake = reader.wake;
+      reader.wake = undefined;
+      wake?.();
+    }
   }
 }
 

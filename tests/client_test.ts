@@ -267,3 +267,16 @@ serverTest(
     assert.equal(alice.client.unanswered, 0);
   },
 );
+
+serverTest("TinychatClient.events() gives every concurrent reader each message", async () => {
+  await using server = await start();
+  await using bob = await login(server.port, "bob");
+  const second = new Inbox(bob.client);
+  await using alice = await login(server.port, "alice");
+  const result = await alice.client.send("bob", "to both readers");
+  assert.equal(result.fate, "delivered");
+  await bob.waitFor("message", (e) => e.text === "to both readers");
+  await second.waitFor("message", (e) => e.text === "to both readers");
+  await bob.client.close();
+  await second[Symbol.asyncDispose]();
+});
