@@ -126,13 +126,7 @@ async function pipe(
     for await (const event of client.events()) {
       if (event.kind === "message") {
         console.log(renderMessage(event.from, event.text.replaceAll("\n", " "), event.at, options));
-        void state.append({
-          t: event.at.getTime(),
-          dir: "in",
-          peer: event.from,
-          id: event.id,
-          text: event.text,
-        });
+        void logReceived(state, event);
       } else if (event.kind === "disconnected") {
         console.error(`tinychat: connection lost (${event.reason})`);
       }
@@ -223,14 +217,7 @@ async function chat(
     switch (event.kind) {
       case "message":
         names.add(event.from);
-        void state.append({
-          t: event.at.getTime(),
-          dir: "in",
-          peer: event.from,
-          id: event.id,
-          text: event.text,
-          stored: event.stored,
-        });
+        void logReceived(state, event);
         if (event.stored) {
           away.push(event);
           clearTimeout(awayTimer);
@@ -332,6 +319,18 @@ async function chat(
   await client.close();
   await events;
   return 0;
+}
+
+/** Appends a received message to the local log. */
+function logReceived(state: ClientState, event: Extract<ClientEvent, { kind: "message" }>) {
+  return state.append({
+    t: event.at.getTime(),
+    dir: "in",
+    peer: event.from,
+    id: event.id,
+    text: event.text,
+    stored: event.stored,
+  });
 }
 
 /** Tab completion: commands at the start, names after /to, @ or /history. */
