@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { BENCH_HELP, parseBenchArgs, runBench } from "./cli/bench.ts";
 import { CONNECT_HELP, parseConnectArgs, runConnect } from "./cli/connect.ts";
 import { parseSendArgs, runSend, SEND_HELP } from "./cli/send.ts";
 import { parseServeArgs, runServe, SERVE_HELP } from "./cli/serve.ts";
@@ -42,6 +43,7 @@ COMMANDS:
   serve      run the server
   connect    chat in the terminal (or pipe lines to one partner)
   send       send messages from a script; the exit status tells their fate
+  bench      measure a server: msgs/s and ack latency per workload
   help       show this help (also: -h, --help)
   version    print the version (also: --version)
 
@@ -66,6 +68,11 @@ export async function main(args: string[]): Promise<number> {
         const options = parseSendArgs(rest);
         if (options.help) return printHelp(SEND_HELP);
         return await runSend(options);
+      }
+      case "bench": {
+        const options = parseBenchArgs(rest);
+        if (options.help) return printHelp(BENCH_HELP);
+        return await runBench(options);
       }
       case undefined:
       case "help":
