@@ -357,7 +357,7 @@ export class ServerCore {
     }
     if (this.#byName.has(name)) this.tick(now);
     if (this.#byName.has(name)) {
-      this.#reject(s, Code.NAME_IN_USE, id, `name ${name} in use`, now);
+      this.#reject(s, Code.NAME_IN_USE, id, `name ${name} in use`, now, name);
       return false;
     }
     s.name = name;
@@ -660,8 +660,8 @@ export class ServerCore {
   }
 
   /** Answers `code` about frame `id` on `s` and closes it. */
-  #reject(s: Session, code: string, id: number, reason: string, now: number): void {
-    this.#answerOn(s, "", id, code);
+  #reject(s: Session, code: string, id: number, reason: string, now: number, dst = s.name): void {
+    this.#answerOn(s, "", id, code, dst);
     this.#log("warn", "rejected", { conn: s.conn, user: s.name, code, reason, peer: s.peer });
     this.#drop(s, `${code} ${reason}`, now, true);
   }
@@ -713,7 +713,7 @@ export class ServerCore {
     if (s !== undefined) this.#answerOn(s, from, id, code);
   }
 
-  #answerOn(s: Session, src: string, id: number, code: string): void {
+  #answerOn(s: Session, src: string, id: number, code: string, dst = s.name): void {
     if (s.closed) return;
     this.#outbox.send(
       s.conn,
@@ -722,7 +722,7 @@ export class ServerCore {
           type: FrameType.ACK,
           id,
           src,
-          dst: s.name,
+          dst,
           payload: code === "" ? EMPTY : codePayload(code),
         },
         s.order,

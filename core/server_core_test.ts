@@ -242,7 +242,7 @@ Deno.test("ServerCore.frame() answers HELLO for a name held by a live connection
   h.open(2);
   h.hello(2, "alice", 1, 4);
   h.core.commit(1);
-  assert.deepEqual(h.take(2), [ACK(4, "", "", "409")]);
+  assert.deepEqual(h.take(2), [ACK(4, "", "alice", "409")]);
   assert.ok(h.isClosed(2));
   assert.equal(h.isClosed(1), false);
   h.frame(1, { type: 4, id: 1, src: "alice", dst: "", payload: new Uint8Array() }, 2);
@@ -259,7 +259,7 @@ Deno.test("ServerCore.frame() lets a HELLO take a name whose holder missed its a
   h.open(3, 2999);
   h.hello(3, "alice", 2999);
   h.core.commit(2999);
-  assert.deepEqual(h.take(3), [ACK(0, "", "", "409")], "still alive at 2999");
+  assert.deepEqual(h.take(3), [ACK(0, "", "alice", "409")], "still alive at 2999");
   h.open(4, 3000);
   h.hello(4, "alice", 3000);
   h.core.commit(3000);
@@ -593,7 +593,7 @@ Deno.test("ServerCore applies the 400 and 409 rules to a legacy bind", () => {
   h.login(1, "alice");
   h.open(2);
   h.msg(2, "alice", "bob", 3, "x", 0);
-  assert.deepEqual(h.take(2), [ACK(3, "", "", "409")]);
+  assert.deepEqual(h.take(2), [ACK(3, "", "alice", "409")]);
   assert.ok(h.isClosed(2));
   h.open(3);
   h.core.frame(3, { type: 0, id: 4, src: "a b", dst: "alice", payload: text("x") }, "be", 0);

@@ -41,6 +41,7 @@ serverTest("serve: HELLO with a name held by a live connection is answered 409",
   await using second = await connect(server.port);
   const answer = await second.hello("carol", 9);
   assert.equal(answer.id, 9);
+  assert.equal(answer.dst, "carol");
   assert.equal(readCode(answer.payload), "409");
   await second.waitClosed();
   // The holder is unaffected.
