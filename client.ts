@@ -1,13 +1,16 @@
 import {
   Code,
   codePayload,
+  decodeTimed,
   encodeFrame,
+  encodeHelloOptions,
   type Frame,
   FrameDecoder,
   FrameType,
   MAX_PAYLOAD_SIZE,
   nameProblem,
   readCode,
+  TIMED_SIZE,
 } from "./protocol/mod.ts";
 
 /** What became of a sent message. */
@@ -40,6 +43,8 @@ export type ClientEvent =
     payload: Uint8Array;
     /** Whether it was stored for us while we were away (a type-2 frame). */
     stored: boolean;
+    /** For a stored message: when the server received it (from its TIMED frame). */
+    sentAt?: Date;
     /** When it arrived here. */
     at: Date;
   }
@@ -100,6 +105,8 @@ interface Outgoing {
 }
 
 const SEEN_WINDOW = 4096;
+/** Asks for the receive time of stored messages. */
+const HELLO_OPTIONS = encodeHelloOptions([["timed", ""]]);
 const MAX_BACKOFF_MS = 10_000;
 const textDecoder = new TextDecoder();
 const textEncoder = new TextEncoder();
@@ -139,6 +146,8 @@ export class TinychatClient implements AsyncDisposable {
   #socket: Deno.TcpConn | undefined;
   #outgoing = new Map<number, Outgoing>();
   #seen = new Set<string>();
+  /** The TIMED frame just received: it describes the stored message that follows it. */
+  #sentAt: { src: string; id: number; at: number } | undefined;
   #presence = new Map<
     number,
     { lines: string[]; done(presence: Presence): void; fail(error: Error): void }
@@ -269,7 +278,7 @@ export class TinychatClient implements AsyncDisposable {
           id,
           src: this.user,
           dst: "",
-          payload: new Uint8Array(),
+          payload: HELLO_OPTIONS,
         }),
       );
     });
@@ -331,7 +340,7 @@ export class TinychatClient implements AsyncDisposable {
           id: helloId,
           src: this.user,
           dst: "",
-          payload: new Uint8Array(),
+          payload: HELLO_OPTIONS,
         }),
       );
       const buffer = new Uint8Array(4096);
@@ -432,6 +441,11 @@ export class TinychatClient implements AsyncDisposable {
         return this.#answer(frame);
       case FrameType.WHO:
         return this.#presenceAnswer(frame);
+      case FrameType.TIMED:
+        if (frame.payload.length === TIMED_SIZE) {
+          this.#sentAt = { src: frame.src, id: frame.id, at: decodeTimed(frame.payload) };
+        }
+        return;
       case FrameType.PING:
         this.#write(encodeFrame({ ...frame, type: FrameType.PONG, src: this.user, dst: "" }));
         return;
@@ -439,6 +453,8 @@ export class TinychatClient implements AsyncDisposable {
   }
 
   #incoming(frame: Frame): void {
+    const timed = this.#sentAt;
+    this.#sentAt = undefined;
     this.#write(encodeFrame({
       type: FrameType.ACK,
       id: frame.id,
@@ -462,6 +478,9 @@ export class TinychatClient implements AsyncDisposable {
       payload: frame.payload,
       stored: frame.type === FrameType.OFFLINE,
       at: new Date(),
+      ...(timed !== undefined && timed.src === frame.src && timed.id === frame.id
+        ? { sentAt: new Date(timed.at) }
+        : {}),
     });
   }
 

@@ -125,7 +125,14 @@ async function pipe(
   const printing = (async () => {
     for await (const event of client.events()) {
       if (event.kind === "message") {
-        console.log(renderMessage(event.from, event.text.replaceAll("\n", " "), event.at, options));
+        console.log(
+          renderMessage(
+            event.from,
+            event.text.replaceAll("\n", " "),
+            event.sentAt ?? event.at,
+            options,
+          ),
+        );
         void logReceived(state, event);
       } else if (event.kind === "disconnected") {
         console.error(`tinychat: connection lost (${event.reason})`);
@@ -204,13 +211,13 @@ async function chat(
     rl.prompt(true);
   };
 
-  const away: { from: string; text: string; at: Date }[] = [];
+  const away: { from: string; text: string; at: Date; sentAt?: Date }[] = [];
   let awayTimer: ReturnType<typeof setTimeout> | undefined;
   const flushAway = () => {
     awayTimer = undefined;
     if (away.length === 0) return;
     print(renderAway(away, options));
-    for (const m of away.splice(0)) print(renderMessage(m.from, m.text, m.at, options));
+    for (const m of away.splice(0)) print(renderMessage(m.from, m.text, m.sentAt ?? m.at, options));
   };
 
   const onEvent = (event: ClientEvent) => {

@@ -84,14 +84,36 @@ export function renderReceipt(
   return `${dim(`[${clock}]`, options)} ✓ ${paintName(to, options)} received ${what}`;
 }
 
-/** The "while you were away" summary of stored messages, or "" when there were none. */
-export function renderAway(stored: { from: string }[], options: RenderOptions): string {
+/**
+ * The "while you were away" summary of stored messages (who, how many, since when), or "" when
+ * there were none.
+ */
+export function renderAway(
+  stored: { from: string; sentAt?: Date }[],
+  options: RenderOptions,
+): string {
   if (stored.length === 0) return "";
+  const times = stored.flatMap((m) => m.sentAt === undefined ? [] : [m.sentAt.getTime()]);
+  const since = times.length === 0
+    ? ""
+    : ` since ${renderSince(new Date(Math.min(...times)), options)}`;
   const counts = new Map<string, number>();
   for (const m of stored) counts.set(m.from, (counts.get(m.from) ?? 0) + 1);
   const who = [...counts].map(([name, n]) => `${paintName(name, options)} (${n})`).join(", ");
   const noun = stored.length === 1 ? "message" : "messages";
-  return `── while you were away: ${stored.length} ${noun} from ${who} ──`;
+  return `── while you were away: ${stored.length} ${noun} from ${who}${since} ──`;
+}
+
+/** A past time: HH:MM today, else the date too (YYYY-MM-DD HH:MM), in the reader's time zone. */
+export function renderSince(at: Date, options: RenderOptions, now = new Date()): string {
+  const clock = (options.clock ?? localClock)(at);
+  const sameDay = at.getFullYear() === now.getFullYear() && at.getMonth() === now.getMonth() &&
+    at.getDate() === now.getDate();
+  if (sameDay) return clock;
+  const date = `${at.getFullYear()}-${String(at.getMonth() + 1).padStart(2, "0")}-${
+    String(at.getDate()).padStart(2, "0")
+  }`;
+  return `${date} ${clock}`;
 }
 
 /** The answer to /who. */

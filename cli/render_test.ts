@@ -9,6 +9,7 @@ import {
   type RenderOptions,
   renderPrompt,
   renderReceipt,
+  renderSince,
   renderWho,
   sanitize,
   truncate,
@@ -195,4 +196,23 @@ Deno.test("truncate() cuts to within the width and ends with an ellipsis", () =>
       assert.ok(displayWidth(cut) <= columns, `${JSON.stringify(cut)} is wider than ${columns}`);
     }
   }
+});
+
+Deno.test("renderAway() says since when: the earliest time a stored message was sent", () => {
+  const options = { color: false, me: "alice", clock: (at: Date) => `${at.getUTCHours()}h` };
+  const stored = [
+    { from: "bob", sentAt: new Date(Date.UTC(2026, 0, 1, 14)) },
+    { from: "bob", sentAt: new Date(Date.UTC(2026, 0, 1, 9)) },
+  ];
+  const now = new Date();
+  const line = renderAway(stored, options);
+  assert.match(line, /^── while you were away: 2 messages from bob \(2\) since .*9h ──$/);
+  assert.ok(renderSince(new Date(now), options, now) === options.clock(now));
+});
+
+Deno.test("renderSince() adds the date for a time on another day", () => {
+  const options = { color: false, me: "alice", clock: () => "09:05" };
+  const at = new Date(2026, 0, 31, 9, 5);
+  assert.equal(renderSince(at, options, new Date(2026, 1, 2, 10, 0)), "2026-01-31 09:05");
+  assert.equal(renderSince(at, options, new Date(2026, 0, 31, 23, 0)), "09:05");
 });

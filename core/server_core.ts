@@ -2,7 +2,9 @@ import {
   type ByteOrder,
   Code,
   codePayload,
+  decodeHelloOptions,
   encodeFrame,
+  encodeTimed,
   type Frame,
   FrameType,
   MAX_PAYLOAD_SIZE,
@@ -62,6 +64,8 @@ interface Session {
   order: ByteOrder;
   /** Bound by its first frame (a seed-000 client): it never acknowledges type 2. */
   legacy: boolean;
+  /** Asked in its HELLO for the receive time of stored messages (TIMED frames). */
+  timed: boolean;
   closed: boolean;
   /** Frames that arrived behind a HELLO whose answer waits for its commit. */
   backlog: InboundFrame[] | undefined;
@@ -213,6 +217,7 @@ export class ServerCore {
       name: "",
       order: "be",
       legacy: false,
+      timed: false,
       closed: false,
       draining: false,
       drainAfter: 0,
@@ -335,6 +340,7 @@ export class ServerCore {
     const known = this.#users.has(frame.src);
     if (!this.#bind(s, frame.src, frame.id, false, now)) return;
     s.backlog = [];
+    s.timed = decodeHelloOptions(frame.payload).has("timed");
     this.#defer(() => {
       if (s.closed) return;
       this.#answerOn(s, "", frame.id, Code.DELIVERED);
@@ -596,6 +602,13 @@ export class ServerCore {
       if (seqs === undefined) s.handedOver.set(key, [m.seq]);
       else seqs.push(m.seq);
       s.drainAfter = m.seq;
+      if (s.timed) {
+        const timed = { type: FrameType.TIMED, id: m.id, src: m.src, dst: m.dst };
+        this.#outbox.send(
+          s.conn,
+          encodeFrame({ ...timed, payload: encodeTimed(m.sentAt, s.order) }, s.order),
+        );
+      }
       this.#outbox.send(
         s.conn,
         encodeFrame(

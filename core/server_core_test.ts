@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   type ByteOrder,
   decodeFrame,
+  decodeTimed,
   encodeFrame,
   type Frame,
   FrameDecoder,
@@ -1114,4 +1115,30 @@ Deno.test("ServerCore forgets a first login whose commit failed: its name stays 
   h.msg(2, "bob", "alice", 1, "hi", 1);
   h.core.commit(1);
   assert.deepEqual(h.take(2), [ACK(1, "alice", "bob", "404")]);
+});
+
+Deno.test("ServerCore precedes each stored message with TIMED when the HELLO asked for it", () => {
+  const h = new Harness();
+  h.known(2, "bob");
+  h.login(1, "alice");
+  h.msg(1, "alice", "bob", 7, "first", 1000);
+  h.msg(1, "alice", "bob", 8, "second", 2500);
+  h.core.commit(2500);
+  h.open(3, 9000);
+  h.frame(3, { type: 3, id: 0, src: "bob", dst: "", payload: text("timed") }, 9000);
+  h.core.commit(9000);
+  const got = h.bytesTo(3).flatMap((b) => [...new FrameDecoder().push(b)]);
+  assert.deepEqual(got.map((f) => [f.type, f.id]), [[1, 0], [7, 7], [2, 7], [7, 8], [2, 8]]);
+  assert.deepEqual([got[1]!.src, got[1]!.dst], ["alice", "bob"]);
+  assert.equal(decodeTimed(got[1]!.payload), 1000);
+  assert.equal(decodeTimed(got[3]!.payload), 2500);
+});
+
+Deno.test("ServerCore sends no TIMED frame to a client that did not ask", () => {
+  const h = new Harness();
+  h.known(2, "bob");
+  h.login(1, "alice");
+  h.msg(1, "alice", "bob", 7, "first", 1000);
+  h.core.commit(1000);
+  assert.deepEqual(h.login(3, "bob", 2000), [OFFLINE(7, "alice", "bob", "first")]);
 });

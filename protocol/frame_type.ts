@@ -18,6 +18,12 @@ export const FrameType = {
    * and offline, then one WHO frame with an empty payload that ends the list.
    */
   WHO: 6,
+  /**
+   * The server's receive time of the message that follows (same messageId and src): payload = u64
+   * ms since the Unix epoch. Sent only to clients that asked with `timed` in their HELLO payload,
+   * before each stored (type 2) message.
+   */
+  TIMED: 7,
 } as const;
 
 /** A frame type implemented by this version. */
@@ -28,8 +34,6 @@ export type FrameType = typeof FrameType[keyof typeof FrameType];
  * reach a seed-000 client (the server sends those only to clients that said HELLO and asked).
  */
 export const ReservedType = {
-  /** A message with the server's receive time. */
-  TIMED: 7,
   /** Room join, leave and notices. */
   ROOM: 8,
   /** A chunk of a file or of a long message. */

@@ -9,4 +9,6 @@ export * from "./decoder.ts";
 export * from "./frame.ts";
 export * from "./frame_error.ts";
 export * from "./frame_type.ts";
+export * from "./hello.ts";
+export * from "./timed.ts";
 export * from "./username.ts";

@@ -129,15 +129,22 @@ serverTest(
     await using server = await start();
     await (await login(server.port, "alice"))[Symbol.asyncDispose](); // alice is now known
     await using bob = await login(server.port, "bob");
+    const before = Date.now();
     const result = await within(bob.client.send("alice", "while you were out"), WAIT_MS, "send");
+    const after = Date.now();
     assert.equal(result.fate, "stored");
     assert.equal(result.code, "300");
+    await new Promise((resolve) => setTimeout(resolve, 50));
 
     await using alice = await login(server.port, "alice");
     const message = await alice.waitFor("message");
     assert.equal(message.from, "bob");
     assert.equal(message.text, "while you were out");
     assert.equal(message.stored, true);
+    // When the server received it, not when it arrived here.
+    const sentAt = message.sentAt?.getTime() ?? NaN;
+    assert.ok(sentAt >= before && sentAt <= after, `sentAt ${sentAt} not in [${before}, ${after}]`);
+    assert.ok(message.at.getTime() > after);
     assert.equal(message.id, result.id);
 
     const receipt = await bob.waitFor("receipt");

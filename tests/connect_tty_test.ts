@@ -284,20 +284,23 @@ ttyTest(
     await alice.type("/quit");
     await alice.press("Enter");
     assert.equal(await alice.waitExit(), 0);
+    const sentBefore = localClock(new Date());
     const stored = await bob.client.send("alice", "welcome back 🌸");
     assert.equal(stored.fate, "stored");
-    const storedAt = localClock(new Date());
+    const sentAfter = localClock(new Date());
 
-    // She comes back: the summary, then the message with its time.
+    // She comes back: the summary with since when, then the message with the time it was sent.
     const again = await tmux.connect("alice2", args);
     const away = await again.waitFor("the away block", (l) => {
-      const summary = l.indexOf("── while you were away: 1 message from bob (1) ──");
+      const summary = l.findIndex((line) =>
+        /^── while you were away: 1 message from bob \(1\) since \d\d:\d\d ──$/.test(line)
+      );
       const message = l.findIndex((line) => line.endsWith("bob: welcome back 🌸"));
-      return summary >= 0 && message > summary ? { l, message } : undefined;
+      return summary >= 0 && message > summary ? { l, summary, message } : undefined;
     });
     const awayClock = CLOCK.exec(away.l[away.message]!)?.[1];
-    const shownAt = localClock(new Date());
-    assert.ok(awayClock === storedAt || awayClock === shownAt, away.l[away.message]);
+    assert.ok(awayClock === sentBefore || awayClock === sentAfter, away.l[away.message]);
+    assert.ok(away.l[away.summary]!.endsWith(`since ${awayClock} ──`), away.l[away.summary]);
     assert.equal(away.l[away.message], `[${awayClock}] bob: welcome back 🌸`);
     await again.waitForPrompt("alice>");
     // Her client acknowledged it: bob gets the late receipt.
