@@ -39,7 +39,7 @@ export interface TinychatServer extends AsyncDisposable {
 }
 
 const LEVELS: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
-const MIN_READ = 1024;
+const MIN_READ = 512;
 const MAX_READ = 64 * 1024;
 
 /**
@@ -140,11 +140,14 @@ class Server implements TinychatServer {
   }
 
   async #read(conn: Connection): Promise<void> {
-    const decoder = new FrameDecoder();
-    let buffer = new Uint8Array(MIN_READ);
+    // Frames are views into the chunk they came in: a chunk is never written again once read,
+    // and the next read gets a fresh one sized by the last (small while the peer is idle).
+    const decoder = new FrameDecoder({ views: true });
+    let size = MIN_READ;
     let reason = "closed by peer";
     try {
       while (true) {
+        const buffer = new Uint8Array(size);
         const n = await conn.socket.read(buffer);
         if (n === null) {
           // A truncated frame is malformed input too: say so in the one log line it gets.
@@ -165,9 +168,7 @@ class Server implements TinychatServer {
           break;
         }
         this.#endTurnSoon();
-        if (n === buffer.length && buffer.length < MAX_READ) {
-          buffer = new Uint8Array(buffer.length * 2);
-        }
+        size = Math.min(MAX_READ, Math.max(MIN_READ, n === size ? size * 2 : n * 2));
       }
     } catch (error) {
       reason = error instanceof Error ? error.message : String(error);

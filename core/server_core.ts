@@ -12,6 +12,7 @@ import {
   readCode,
 } from "../protocol/mod.ts";
 import type { Store } from "../store/store.ts";
+import { AnswerWindow, ANY_PAYLOAD } from "./answer_window.ts";
 
 /** A connection's number, chosen by the I/O layer. */
 export type ConnId = number;
@@ -108,20 +109,12 @@ interface ImplicitAck {
   deadline: number;
 }
 
-interface Recent {
-  dst: string;
-  hash: number;
-  code: string;
-}
-
 interface Deferred {
   ok(): void;
   fail(): void;
 }
 
 const RECENT_PER_SENDER = 1024;
-/** A `Recent.hash` that matches any payload (a receipt's message is no longer stored). */
-const ANY_PAYLOAD = -1;
 const EMPTY = new Uint8Array(0);
 const textEncoder = new TextEncoder();
 
@@ -164,7 +157,7 @@ export class ServerCore {
   #pending = new Map<string, Pending>();
   /** Type-2 frames handed to legacy sessions, in deadline order. */
   #implicitAcks = new Map<string, ImplicitAck>();
-  #recent = new Map<string, Map<number, Recent>>();
+  #recent = new Map<string, AnswerWindow>();
   #deferred: Deferred[] = [];
   #dirty = false;
 
@@ -415,20 +408,27 @@ export class ServerCore {
       }
     }
     const to = this.#byName.get(dst);
-    const message = {
+    if (to === undefined || inFlight !== undefined) {
+      const message = {
+        src: s.name,
+        dst,
+        id: frame.id,
+        payload: frame.payload,
+        hash,
+        receivedAt: now,
+      };
+      return this.#storeMessage(message, now);
+    }
+    const p: Pending = {
+      key,
       src: s.name,
       dst,
       id: frame.id,
       payload: frame.payload,
-      hash,
-      receivedAt: now,
-    };
-    if (to === undefined || inFlight !== undefined) return this.#storeMessage(message, now);
-    const p: Pending = {
-      ...message,
-      key,
       raw: frame.raw,
       rawOrder: s.order,
+      hash,
+      receivedAt: now,
       deadline: now + this.#ackTimeout,
       to,
       sent: false,
@@ -486,9 +486,16 @@ export class ServerCore {
       this.#pending.delete(key);
       s.toMe.delete(p);
       const read = readCode(frame.payload);
-      const code = /^[0-9]{3}$/.test(read) ? read : Code.DELIVERED;
+      const code = isCode(read) ? read : Code.DELIVERED;
       this.#remember(p.src, p.id, p.dst, p.hash, code);
-      this.#answerUser(p.src, p.dst, p.id, code);
+      const sender = this.#byName.get(p.src);
+      // B's ACK is byte for byte what A gets when it carries just the code in A's byte order.
+      if (
+        sender !== undefined && frame.raw !== undefined && sender.order === s.order &&
+        read === code && frame.payload.length === code.length
+      ) {
+        if (!sender.closed) this.#outbox.send(sender.conn, frame.raw);
+      } else if (sender !== undefined) this.#answerOn(sender, p.dst, p.id, code);
       this.#log("debug", "delivered", { src: p.src, dst: p.dst, id: p.id, code });
       return;
     }
@@ -746,17 +753,10 @@ export class ServerCore {
   #remember(src: string, id: number, dst: string, hash: number, code: string): void {
     let window = this.#recent.get(src);
     if (window === undefined) {
-      window = new Map();
+      window = new AnswerWindow(RECENT_PER_SENDER);
       this.#recent.set(src, window);
     }
-    window.delete(id);
     window.set(id, { dst, hash, code });
-    if (window.size > RECENT_PER_SENDER) {
-      for (const oldest of window.keys()) {
-        window.delete(oldest);
-        break;
-      }
-    }
   }
 
   #write<T>(fn: () => T): T {
@@ -770,6 +770,15 @@ export class ServerCore {
   #defer(ok: () => void, fail: () => void): void {
     this.#deferred.push({ ok, fail });
   }
+}
+
+function isCode(text: string): boolean {
+  if (text.length !== 3) return false;
+  for (let i = 0; i < 3; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
 }
 
 function fnv1a(bytes: Uint8Array): number {

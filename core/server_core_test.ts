@@ -307,13 +307,19 @@ Deno.test("ServerCore.frame() relays a 3-digit code as is and anything else as 2
   h.msg(1, "alice", "bob", 1, "a", 0);
   h.msg(1, "alice", "bob", 2, "b", 0);
   h.msg(1, "alice", "bob", 3, "c", 0);
+  h.msg(1, "alice", "bob", 4, "d", 0);
+  h.msg(1, "alice", "bob", 5, "e", 0);
   h.ack(2, "bob", "alice", 1, "404\0", 1);
   h.ack(2, "bob", "alice", 2, "ok", 1);
   h.ack(2, "bob", "alice", 3, "", 1);
+  h.ack(2, "bob", "alice", 4, "abc", 1);
+  h.ack(2, "bob", "alice", 5, "200", 1);
   assert.deepEqual(h.take(1), [
     ACK(1, "bob", "alice", "404"),
     ACK(2, "bob", "alice", "200"),
     ACK(3, "bob", "alice", "200"),
+    ACK(4, "bob", "alice", "200"),
+    ACK(5, "bob", "alice", "200"),
   ]);
 });
 

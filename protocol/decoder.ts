@@ -7,11 +7,17 @@ import {
   HEADER_SIZE,
   MAX_FRAME_SIZE,
 } from "./frame.ts";
+import { NameCache } from "./username.ts";
 
 /** Options of `FrameDecoder`. */
 export interface FrameDecoderOptions {
   /** The peer's byte order; when absent, it is detected from the first frame. */
   order?: ByteOrder;
+  /**
+   * Yield frames that lie whole in a chunk as views into it, without copying. The caller then
+   * hands each chunk over: it must not write to it again. Default false: every frame is a copy.
+   */
+  views?: boolean;
 }
 
 /**
@@ -23,6 +29,7 @@ export interface FrameDecoderOptions {
  * ```ts
  * import { FrameDecoder } from "./decoder.ts";
  * import { encodeFrame } from "./frame.ts";
+import { NameCache } from "./username.ts";
  * const decoder = new FrameDecoder();
  * const bytes = encodeFrame({ type: 3, id: 0, src: "alice", dst: "", payload: new Uint8Array() });
  * [...decoder.push(bytes.subarray(0, 5))]; // []
@@ -34,9 +41,12 @@ export class FrameDecoder {
   // Allocated when a frame first arrives split, so idle connections cost nothing here.
   #pending: Uint8Array | undefined;
   #filled = 0;
+  #views: boolean;
+  #names = new NameCache();
 
   constructor(options: FrameDecoderOptions = {}) {
     this.#order = options.order;
+    this.#views = options.views ?? false;
   }
 
   /** The peer's byte order, once known. */
@@ -80,7 +90,10 @@ export class FrameDecoder {
         break;
       }
       offset += size;
-      yield this.#decode(chunk.slice(offset - size, offset));
+      const raw = this.#views
+        ? chunk.subarray(offset - size, offset)
+        : chunk.slice(offset - size, offset);
+      yield this.#decode(raw);
     }
   }
 
@@ -100,7 +113,7 @@ export class FrameDecoder {
   }
 
   #decode(raw: Uint8Array): DecodedFrame {
-    const frame = decodeFrame(raw, this.#order) as DecodedFrame;
+    const frame = decodeFrame(raw, this.#order, this.#names) as DecodedFrame;
     frame.raw = raw;
     return frame;
   }

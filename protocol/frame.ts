@@ -1,6 +1,6 @@
 import { FrameError } from "./frame_error.ts";
 import { isKnownType } from "./frame_type.ts";
-import { NAME_SIZE, readName, writeName } from "./username.ts";
+import { NAME_SIZE, type NameCache, readName, writeName } from "./username.ts";
 
 /** Bytes of the frame header: len, type, messageId, src, dst. */
 export const HEADER_SIZE = 24;
@@ -60,9 +60,13 @@ export function encodeFrame(frame: Frame, order: ByteOrder = "be"): Uint8Array {
 
 /**
  * Decodes one whole frame from `bytes` (exactly one frame long) in `order`. The payload is a view
- * into `bytes`. Throws `FrameError` for a malformed frame.
+ * into `bytes`. Throws `FrameError` for a malformed frame. `names` caches the names of one peer.
  */
-export function decodeFrame(bytes: Uint8Array, order: ByteOrder = "be"): Frame {
+export function decodeFrame(
+  bytes: Uint8Array,
+  order: ByteOrder = "be",
+  names?: NameCache,
+): Frame {
   if (bytes.length < HEADER_SIZE) {
     throw new FrameError(
       "400",
@@ -83,8 +87,8 @@ export function decodeFrame(bytes: Uint8Array, order: ByteOrder = "be"): Frame {
   }
   let src: string, dst: string;
   try {
-    src = readName(bytes, 8);
-    dst = readName(bytes, 8 + NAME_SIZE);
+    src = names === undefined ? readName(bytes, 8) : names.read(bytes, 8);
+    dst = names === undefined ? readName(bytes, 8 + NAME_SIZE) : names.read(bytes, 8 + NAME_SIZE);
   } catch (error) {
     // The header is whole: the answer can name the frame (a HELLO's answer carries its id).
     if (!(error instanceof FrameError)) throw error;

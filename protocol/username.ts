@@ -87,3 +87,32 @@ export function readName(source: Uint8Array, offset: number): string {
   }
   return name;
 }
+
+const CACHE_SLOTS = 4;
+
+/**
+ * Remembers the last few name fields read from one peer, so that a connection that repeats the
+ * same names (its own, its partners') does not build a new string for every frame.
+ */
+export class NameCache {
+  #fields = new Uint8Array(CACHE_SLOTS * NAME_SIZE);
+  #names: string[] = [];
+  #next = 0;
+
+  /** `readName(source, offset)`, from the cache when the 8 bytes were seen lately. */
+  read(source: Uint8Array, offset: number): string {
+    const fields = this.#fields;
+    for (let slot = 0; slot < this.#names.length; slot++) {
+      const base = slot * NAME_SIZE;
+      let i = 0;
+      while (i < NAME_SIZE && fields[base + i] === source[offset + i]) i++;
+      if (i === NAME_SIZE) return this.#names[slot]!;
+    }
+    const name = readName(source, offset);
+    const slot = this.#next;
+    this.#next = (slot + 1) % CACHE_SLOTS;
+    fields.set(source.subarray(offset, offset + NAME_SIZE), slot * NAME_SIZE);
+    this.#names[slot] = name;
+    return name;
+  }
+}
