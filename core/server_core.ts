@@ -12,7 +12,7 @@ import {
   readCode,
 } from "../protocol/mod.ts";
 import type { Store } from "../store/store.ts";
-import { AnswerWindow, ANY_PAYLOAD } from "./answer_window.ts";
+import { type Answer, AnswerWindow, ANY_PAYLOAD } from "./answer_window.ts";
 
 /** A connection's number, chosen by the I/O layer. */
 export type ConnId = number;
@@ -76,7 +76,7 @@ interface Session {
   waitingWritable: boolean;
   held: Pending[];
   /** Live messages addressed to this session, not yet acknowledged. */
-  toMe: Set<Pending>;
+  pendingToMe: number;
   /**
    * Stored messages handed over as type 2 and not acknowledged yet: key -> seqs, oldest first
    * (a sender may reuse an id: a seed-000 client restarts at 0, or a different payload).
@@ -86,8 +86,10 @@ interface Session {
   implicit: Set<string>;
 }
 
-interface Pending {
-  key: string;
+/** A live message awaiting its recipient's ACK; once answered, the answer kept for resends. */
+interface Pending extends Answer {
+  /** `pendingKey(src, id)`. */
+  key: number;
   src: string;
   dst: string;
   id: number;
@@ -99,6 +101,11 @@ interface Pending {
   deadline: number;
   to: Session;
   sent: boolean;
+}
+
+/** The key of a sender's message: the sender's number and the messageId, exact as a double. */
+function pendingKey(uid: number, id: number): number {
+  return uid * 0x1_0000_0000 + id;
 }
 
 interface ImplicitAck {
@@ -154,7 +161,9 @@ export class ServerCore {
   #counts: Map<string, number>;
   #owed: Map<string, number>;
   /** Live messages awaiting an ack, in deadline order (the timeout is constant). */
-  #pending = new Map<string, Pending>();
+  #pending = new Map<number, Pending>();
+  /** A number for each name seen, for the keys of `#pending`. */
+  #uids = new Map<string, number>();
   /** Type-2 frames handed to legacy sessions, in deadline order. */
   #implicitAcks = new Map<string, ImplicitAck>();
   #recent = new Map<string, AnswerWindow>();
@@ -216,7 +225,7 @@ export class ServerCore {
       drainAfter: 0,
       waitingWritable: false,
       held: [],
-      toMe: new Set(),
+      pendingToMe: 0,
       handedOver: new Map(),
       backlog: undefined,
       implicit: new Set(),
@@ -393,7 +402,7 @@ export class ServerCore {
       this.#log("info", "unknown-recipient", { user: s.name, dst, id: frame.id });
       return;
     }
-    const key = `${s.name}\n${frame.id}`;
+    const key = pendingKey(this.#uid(s.name), frame.id);
     const hash = fnv1a(frame.payload);
     const inFlight = this.#pending.get(key);
     if (inFlight !== undefined) {
@@ -432,9 +441,10 @@ export class ServerCore {
       deadline: now + this.#ackTimeout,
       to,
       sent: false,
+      code: "",
     };
     this.#pending.set(key, p);
-    to.toMe.add(p);
+    to.pendingToMe++;
     if (to.draining) to.held.push(p);
     else this.#sendLive(p);
   }
@@ -480,14 +490,18 @@ export class ServerCore {
     if (frame.src !== s.name) {
       return this.#reject(s, Code.FORBIDDEN, frame.id, `src ${frame.src} is not ${s.name}`, now);
     }
-    const key = `${frame.dst}\n${frame.id}`;
-    const p = this.#pending.get(key);
+    const uid = this.#uids.get(frame.dst);
+    const p = uid === undefined ? undefined : this.#pending.get(pendingKey(uid, frame.id));
     if (p !== undefined && p.to === s) {
-      this.#pending.delete(key);
-      s.toMe.delete(p);
+      this.#pending.delete(p.key);
+      s.pendingToMe--;
       const read = readCode(frame.payload);
       const code = isCode(read) ? read : Code.DELIVERED;
-      this.#remember(p.src, p.id, p.dst, p.hash, code);
+      // The message becomes its own answer: it drops its bytes and is kept for resends.
+      p.code = code;
+      p.payload = EMPTY;
+      p.raw = undefined;
+      this.#keep(p.src, p.id, p);
       const sender = this.#byName.get(p.src);
       // B's ACK is byte for byte what A gets when it carries just the code in A's byte order.
       if (
@@ -499,6 +513,7 @@ export class ServerCore {
       this.#log("debug", "delivered", { src: p.src, dst: p.dst, id: p.id, code });
       return;
     }
+    const key = `${frame.dst}\n${frame.id}`;
     if (s.handedOver.has(key)) return this.#storedAcked(s, key, now);
     this.#log("debug", "stray-ack", { user: s.name, dst: frame.dst, id: frame.id });
   }
@@ -585,7 +600,7 @@ export class ServerCore {
   /** A live message's deadline passed. */
   #expire(p: Pending, now: number): void {
     this.#pending.delete(p.key);
-    p.to.toMe.delete(p);
+    p.to.pendingToMe--;
     this.#storeMessage(p, now);
     if (p.sent) {
       this.#log("info", "ack-timeout", { src: p.src, dst: p.dst, id: p.id });
@@ -667,11 +682,14 @@ export class ServerCore {
     s.closed = true;
     this.#sessions.delete(s.conn);
     if (s.name !== "" && this.#byName.get(s.name) === s) this.#byName.delete(s.name);
-    for (const p of s.toMe) {
-      this.#pending.delete(p.key);
-      this.#storeMessage(p, now);
+    if (s.pendingToMe > 0) {
+      for (const p of this.#pending.values()) {
+        if (p.to !== s) continue;
+        this.#pending.delete(p.key);
+        this.#storeMessage(p, now);
+      }
+      s.pendingToMe = 0;
     }
-    s.toMe.clear();
     s.held = [];
     for (const key of s.implicit) this.#implicitAcks.delete(key);
     s.implicit.clear();
@@ -751,12 +769,25 @@ export class ServerCore {
   }
 
   #remember(src: string, id: number, dst: string, hash: number, code: string): void {
+    this.#keep(src, id, { dst, hash, code });
+  }
+
+  #keep(src: string, id: number, answer: Answer): void {
     let window = this.#recent.get(src);
     if (window === undefined) {
       window = new AnswerWindow(RECENT_PER_SENDER);
       this.#recent.set(src, window);
     }
-    window.set(id, { dst, hash, code });
+    window.set(id, answer);
+  }
+
+  #uid(name: string): number {
+    let uid = this.#uids.get(name);
+    if (uid === undefined) {
+      uid = this.#uids.size + 1;
+      this.#uids.set(name, uid);
+    }
+    return uid;
   }
 
   #write<T>(fn: () => T): T {
