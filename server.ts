@@ -79,7 +79,6 @@ class Server implements TinychatServer {
   #maxBuffered: number;
   #turnScheduled = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  #timerAt = Infinity;
   #closing: Promise<void> | undefined;
   #log: CoreLogger;
 
@@ -131,7 +130,7 @@ class Server implements TinychatServer {
       writable: () => this.#event(() => this.#core.writable(id, Date.now())),
       slow: () => {
         this.#core.closed(id, Date.now(), "slow reader: send queue full");
-        this.#endTurnSoon();
+        this.#afterEvents();
       },
     });
     this.#conns.set(id, conn);
@@ -167,27 +166,33 @@ class Server implements TinychatServer {
           reason = "";
           break;
         }
-        this.#endTurnSoon();
+        this.#afterEvents();
         size = Math.min(MAX_READ, Math.max(MIN_READ, n === size ? size * 2 : n * 2));
       }
     } catch (error) {
       reason = error instanceof Error ? error.message : String(error);
     }
     if (reason !== "") this.#core.closed(conn.id, Date.now(), reason);
-    this.#endTurnSoon();
+    this.#afterEvents();
     await conn.closeAfterFlush();
     this.#conns.delete(conn.id);
   }
 
   #event(fn: () => void): void {
     fn();
-    this.#endTurnSoon();
+    this.#afterEvents();
   }
 
-  #endTurnSoon(): void {
-    if (this.#turnScheduled) return;
-    this.#turnScheduled = true;
-    setImmediate(() => this.#endTurn());
+  /**
+   * After the core handled events: when store writes or answers wait for a commit, end the turn
+   * once everything ready now has been read (one commit for all of it); keep the timer armed.
+   */
+  #afterEvents(): void {
+    if (this.#core.needsCommit && !this.#turnScheduled) {
+      this.#turnScheduled = true;
+      setImmediate(() => this.#endTurn());
+    }
+    this.#armTimer();
   }
 
   #endTurn(): void {
@@ -196,15 +201,14 @@ class Server implements TinychatServer {
     this.#armTimer();
   }
 
+  /** Arms the one timer for the core's earliest deadline. Deadlines only ever come later than
+   * those already set (now + a constant), so an armed timer is never too late. */
   #armTimer(): void {
-    const next = this.#core.nextDeadline() ?? Infinity;
-    if (next >= this.#timerAt) return;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timerAt = next;
-    if (next === Infinity) return;
+    if (this.#timer !== undefined) return;
+    const next = this.#core.nextDeadline();
+    if (next === undefined) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      this.#timerAt = Infinity;
       this.#core.tick(Date.now());
       this.#endTurn();
     }, Math.max(0, next - Date.now()));
