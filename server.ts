@@ -40,6 +40,9 @@ export interface TinychatServer extends AsyncDisposable {
 
 const LEVELS: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 const MIN_READ = 512;
+const ACCEPT_RETRY_MS = 100;
+/** How long a closing connection may take to write what was queued for it. */
+const CLOSE_FLUSH_MS = 1000;
 const MAX_READ = 64 * 1024;
 
 /**
@@ -106,10 +109,19 @@ class Server implements TinychatServer {
   }
 
   async #accept(): Promise<void> {
-    try {
-      for await (const socket of this.#listener) this.#open(socket);
-    } catch (error) {
-      if (!(error instanceof Deno.errors.BadResource)) throw error;
+    while (this.#closing === undefined) {
+      let socket: Deno.TcpConn;
+      try {
+        socket = await this.#listener.accept();
+      } catch (error) {
+        if (this.#closing !== undefined || error instanceof Deno.errors.BadResource) break;
+        // Out of file descriptors, or a connection reset before it was accepted: say so, let
+        // the others go on, and try again shortly instead of spinning or dying.
+        this.#log("error", "accept-failed", { error: String(error) });
+        await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
+        continue;
+      }
+      this.#open(socket);
     }
     await this.#closing;
   }
@@ -128,10 +140,12 @@ class Server implements TinychatServer {
     const peer = `${socket.remoteAddr.hostname}:${socket.remoteAddr.port}`;
     const conn = new Connection(id, socket, this.#maxBuffered, {
       writable: () => this.#event(() => this.#core.writable(id, Date.now())),
-      slow: () => {
-        this.#core.closed(id, Date.now(), "slow reader: send queue full");
-        this.#afterEvents();
-      },
+      // Not from inside the core's send: the core learns of it once its current event is done.
+      slow: () =>
+        queueMicrotask(() => {
+          this.#core.closed(id, Date.now(), "slow reader: send queue full");
+          this.#afterEvents();
+        }),
     });
     this.#conns.set(id, conn);
     this.#core.open(id, Date.now(), peer);
@@ -275,11 +289,22 @@ class Connection {
     this.#writing ??= this.#drain();
   }
 
+  /** Closes once what was queued is written, or after `CLOSE_FLUSH_MS` if the peer does not read. */
   closeAfterFlush(): Promise<void> {
     this.#closeRequested = true;
-    if (this.#writing !== undefined) return this.#writing;
-    this.#close();
-    return Promise.resolve();
+    const writing = this.#writing;
+    if (writing === undefined) {
+      this.#close();
+      return Promise.resolve();
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.#close();
+        resolve();
+      }, CLOSE_FLUSH_MS);
+    });
+    return Promise.race([writing, deadline]).finally(() => clearTimeout(timer));
   }
 
   async #drain(): Promise<void> {
