@@ -29,3 +29,37 @@ Deno.test("renderBenchTable() right-aligns figures under a header row", () => {
   assert.match(lines[2]!, /^offline 10x16\s+28,961\s+-\s+-\s+2/);
   assert.equal(lines[1]!.indexOf("25,674") + 6, lines[2]!.indexOf("28,961") + 6);
 });
+
+Deno.test("parseBenchArgs() sizes 'live' and 'offline' from --pairs and --window", () => {
+  const options = parseBenchArgs(["--pairs", "50", "--window", "4", "--workload", "live,offline"]);
+  assert.deepEqual(options.workloads, [
+    { kind: "live", pairs: 50, window: 4 },
+    { kind: "offline", senders: 50, window: 4, receivers: 10, drainCap: 10_000 },
+  ]);
+});
+
+Deno.test("renderBenchTable() notes the drain, idle memory, error kinds and server warnings", () => {
+  const lines = renderBenchTable([
+    {
+      workload: "offline 10x16",
+      rate: 16162,
+      errors: 0,
+      errorKinds: {},
+      serverCpu: 60,
+      benchCpu: 19,
+      drain: { expected: 4774, drained: 4774, seconds: 0.088, extra: 0, receipts: 4774 },
+    },
+    {
+      workload: "idle 500",
+      errors: 1,
+      errorKinds: { "login failed": 1 },
+      idle: { connections: 500, rssBeforeKiB: 45556, rssAfterKiB: 61536, kibPerConnection: 31.96 },
+      serverWarnings: 2,
+    },
+  ]);
+  assert.ok(lines[1]!.endsWith("60%/19%  drain 4,774 msgs in 0.088 s, 4,774 late receipts"));
+  assert.ok(lines[2]!.endsWith(
+    "-  500 conns: server RSS 45,556 -> 61,536 KiB = 31.96 KiB/conn; login failed x1; " +
+      "server logged 2 warn/error lines",
+  ));
+});
