@@ -1,6 +1,7 @@
 import {
   Code,
   codePayload,
+  CredentialOption,
   decodeTimed,
   encodeFrame,
   encodeHelloOptions,
@@ -9,6 +10,7 @@ import {
   FrameType,
   MAX_PAYLOAD_SIZE,
   nameProblem,
+  passwordProblem,
   readCode,
   TIMED_SIZE,
 } from "./protocol/mod.ts";
@@ -80,13 +82,37 @@ export interface ConnectOptions {
   /** Reconnect with backoff when the connection is lost, resending unanswered messages with
    * their original ids. Default true. */
   reconnect?: boolean;
-  /** The first messageId to use (persist `nextId` across runs to keep ids unique). Default 0. */
+  /**
+   * The first messageId to use: persist `nextId` across runs to keep ids unique. Default: a
+   * random one, so that a client without saved state does not repeat the ids of an earlier run
+   * (the server would answer such a repeat of an earlier message as a resend).
+   */
   firstId?: number;
   /** How long to wait for the TCP connection and the login answer, in ms. Default 5000. */
   connectTimeoutMs?: number;
+  /**
+   * The name's password, sent as the HELLO option `password` at every login (reconnects too).
+   * On a server where the name has no account yet it claims the name. Default: none.
+   */
+  password?: string;
+  /** Connect over TLS (a server started with `serve --tls-cert … --tls-key …`). Default false. */
+  tls?: boolean;
+  /**
+   * With `tls`: a CA certificate (PEM text) to trust besides the system's roots, e.g. the one
+   * that signed a private server's certificate. Default: the system's roots only.
+   */
+  ca?: string;
+  /**
+   * Receives warnings, one line each: a password about to cross a plain (unencrypted) connection
+   * to another machine. Default: written to standard error.
+   */
+  onWarning?: (message: string) => void;
 }
 
-/** A login the server refused; `code` is "400" (invalid name), "401" or "409" (name in use). */
+/**
+ * A login the server refused; `code` is "400" (invalid name), "401" (a password is needed, or
+ * it is wrong) or "409" (name in use).
+ */
 export class LoginError extends Error {
   /** The server's code. */
   readonly code: string;
@@ -105,9 +131,16 @@ interface Outgoing {
 }
 
 const SEEN_WINDOW = 4096;
-/** Asks for the receive time of stored messages. */
-const HELLO_OPTIONS = encodeHelloOptions([["timed", ""]]);
+/** Events kept for a first `events()` reader that has not come yet. */
+const MAX_UNREAD = 10_000;
 const MAX_BACKOFF_MS = 10_000;
+/** Login refusals that pass: a reconnect tries again (with backoff) rather than giving up. */
+const RETRY_LOGIN = new Set<string>([
+  Code.NAME_IN_USE,
+  Code.SERVER_FULL,
+  Code.TOO_MANY_CONNECTIONS_FROM_IP,
+  Code.TOO_MANY_LOGINS,
+]);
 const textDecoder = new TextDecoder();
 const textEncoder = new TextEncoder();
 
@@ -129,6 +162,12 @@ const textEncoder = new TextEncoder();
 export async function connect(options: ConnectOptions): Promise<TinychatClient> {
   const problem = nameProblem(options.user);
   if (problem !== undefined) throw new LoginError(Code.BAD_REQUEST, `username ${problem}`);
+  const warning = plainPasswordWarning(options);
+  if (warning !== undefined) {
+    const warn = options.onWarning ??
+      ((line: string) => Deno.stderr.writeSync(textEncoder.encode(`tinychat: ${line}\n`)));
+    warn(warning);
+  }
   const client = new TinychatClient(options);
   await client.start();
   return client;
@@ -142,8 +181,13 @@ export class TinychatClient implements AsyncDisposable {
   #port: number;
   #reconnect: boolean;
   #connectTimeout: number;
+  #password: string | undefined;
+  #tls: boolean;
+  #ca: string | undefined;
+  /** Why the server ended the session with TAKEOVER, if it did. */
+  #takenOver: string | undefined;
   #nextId: number;
-  #socket: Deno.TcpConn | undefined;
+  #socket: Deno.Conn | undefined;
   #outgoing = new Map<number, Outgoing>();
   #seen = new Set<string>();
   /** The TIMED frame just received: it describes the stored message that follows it. */
@@ -160,6 +204,10 @@ export class TinychatClient implements AsyncDisposable {
   #stop = new AbortController();
   #loop: Promise<void> | undefined;
   #online = false;
+  /** The read loop of the current connection; resolves with why it ended. */
+  #reading: Promise<string> | undefined;
+  /** The chain of writes on the current connection: one at a time, in order. */
+  #writes: Promise<void> = Promise.resolve();
 
   /** Use `connect()`. */
   constructor(options: ConnectOptions) {
@@ -168,7 +216,10 @@ export class TinychatClient implements AsyncDisposable {
     this.#port = options.port ?? 9000;
     this.#reconnect = options.reconnect ?? true;
     this.#connectTimeout = options.connectTimeoutMs ?? 5000;
-    this.#nextId = (options.firstId ?? 0) >>> 0;
+    this.#password = options.password;
+    this.#tls = options.tls ?? false;
+    this.#ca = options.ca;
+    this.#nextId = (options.firstId ?? randomId()) >>> 0;
     options.signal?.addEventListener("abort", () => void this.close(), { once: true });
   }
 
@@ -278,7 +329,7 @@ export class TinychatClient implements AsyncDisposable {
           id,
           src: this.user,
           dst: "",
-          payload: HELLO_OPTIONS,
+          payload: new Uint8Array(),
         }),
       );
     });
@@ -327,8 +378,7 @@ export class TinychatClient implements AsyncDisposable {
   /** Connects, says HELLO and waits for the answer; leaves the socket in `#socket`. */
   async #login(): Promise<void> {
     const signal = AbortSignal.any([this.#stop.signal, AbortSignal.timeout(this.#connectTimeout)]);
-    const socket = await Deno.connect({ hostname: this.#host, port: this.#port, signal });
-    socket.setNoDelay(true);
+    const socket = await dial(this.#host, this.#port, this.#tls, this.#ca, signal);
     const helloId = this.#takeId();
     const decoder = new FrameDecoder({ order: "be" });
     this.#socket = socket;
@@ -340,23 +390,33 @@ export class TinychatClient implements AsyncDisposable {
           id: helloId,
           src: this.user,
           dst: "",
-          payload: HELLO_OPTIONS,
+          payload: helloOptions(this.#password),
         }),
       );
       const buffer = new Uint8Array(4096);
       const abort = () => socket.close();
       signal.addEventListener("abort", abort, { once: true });
       try {
-        while (true) {
+        for (let first = true;; first = false) {
           const n = await socket.read(buffer);
-          if (n === null) throw new Error("Cannot log in: the server closed the connection");
+          if (n === null) throw new Error(this.#closedDuringLogin());
+          if (first && !this.#tls && isTlsRecord(buffer, n)) {
+            throw new Error(
+              `Cannot log in to ${this.#host}:${this.#port}: the server answered in TLS: ` +
+                "it is a TLS port, try --tls",
+            );
+          }
           const frames = [...decoder.push(buffer.subarray(0, n))];
+          // A refusal at accept ("503", "421") comes before the server read our HELLO: id 0.
           const answer = frames.findIndex((f) =>
-            f.type === FrameType.ACK && f.id === helloId && f.src === ""
+            f.type === FrameType.ACK && f.src === "" &&
+            (f.id === helloId || (f.id === 0 && readCode(f.payload) !== Code.DELIVERED))
           );
           if (answer < 0) continue;
           const code = readCode(frames[answer]!.payload);
-          if (code !== Code.DELIVERED) throw new LoginError(code, loginProblem(code, this.user));
+          if (code !== Code.DELIVERED) {
+            throw new LoginError(code, loginProblem(code, this.user, this.#password !== undefined));
+          }
           this.#online = true;
           for (const f of frames.slice(answer + 1)) this.#handle(f);
           this.#readFrom(socket, decoder, buffer);
@@ -382,9 +442,15 @@ export class TinychatClient implements AsyncDisposable {
     }
   }
 
-  #reading: Promise<string> | undefined;
+  /** Why a login failed when the server closed the connection before answering. */
+  #closedDuringLogin(): string {
+    const where = `Cannot log in to ${this.#host}:${this.#port}`;
+    return this.#tls
+      ? `${where}: the server closed the connection during login`
+      : `${where}: the server closed the connection during login: is it a TLS port? try --tls`;
+  }
 
-  #readFrom(socket: Deno.TcpConn, decoder: FrameDecoder, buffer: Uint8Array): void {
+  #readFrom(socket: Deno.Conn, decoder: FrameDecoder, buffer: Uint8Array): void {
     this.#reading = (async () => {
       try {
         while (true) {
@@ -409,6 +475,11 @@ export class TinychatClient implements AsyncDisposable {
         // Already closed.
       }
       if (this.#closed) return;
+      if (this.#takenOver !== undefined) {
+        // Reconnecting would take the name back from the login that replaced us, and so on.
+        void this.close(`${this.#takenOver} (TAKEOVER)`);
+        return;
+      }
       if (!this.#reconnect) {
         void this.close(reason);
         return;
@@ -423,7 +494,7 @@ export class TinychatClient implements AsyncDisposable {
           this.#emit({ kind: "reconnected", at: new Date() });
           break;
         } catch (error) {
-          if (error instanceof LoginError && error.code !== Code.NAME_IN_USE) {
+          if (error instanceof LoginError && !RETRY_LOGIN.has(error.code)) {
             void this.close(error.message);
             return;
           }
@@ -445,6 +516,9 @@ export class TinychatClient implements AsyncDisposable {
         if (frame.payload.length === TIMED_SIZE) {
           this.#sentAt = { src: frame.src, id: frame.id, at: decodeTimed(frame.payload) };
         }
+        return;
+      case FrameType.TAKEOVER:
+        this.#takenOver = textDecoder.decode(frame.payload) || "replaced by a new login";
         return;
       case FrameType.PING:
         this.#write(encodeFrame({ ...frame, type: FrameType.PONG, src: this.user, dst: "" }));
@@ -528,15 +602,126 @@ export class TinychatClient implements AsyncDisposable {
     this.#writes = this.#writes.then(() => writeAll(socket, bytes)).catch(() => {});
   }
 
-  #writes: Promise<void> = Promise.resolve();
-
   #emit(event: ClientEvent): void {
-    this.#unread?.push(event);
+    if (this.#unread !== undefined) {
+      this.#unread.push(event);
+      // A client that never reads events (a send-only bot) keeps only the latest.
+      if (this.#unread.length > MAX_UNREAD) this.#unread.shift();
+    }
     for (const reader of this.#readers) {
       reader.queue.push(event);
       const wake = reader.wake;
       reader.wake = undefined;
       wake?.();
+    }
+  }
+}
+
+/** A random messageId in the lower half of the range, so that ids do not wrap soon. */
+export function randomId(): number {
+  return crypto.getRandomValues(new Uint32Array(1))[0]! >>> 1;
+}
+
+/** The HELLO payload: ask for TIMED frames, and the password if there is one. */
+function helloOptions(password: string | undefined): Uint8Array {
+  const options: [string, string][] = [["timed", ""]];
+  if (password !== undefined) options.push([CredentialOption.PASSWORD, password]);
+  return encodeHelloOptions(options);
+}
+
+/** Options of `changePassword`. */
+export interface ChangePasswordOptions {
+  /** The name whose password changes. */
+  user: string;
+  /** Its password now. */
+  password: string;
+  /** The password from now on (1..256 bytes of UTF-8, no line break). */
+  newPassword: string;
+  /** Server address. Default "127.0.0.1". */
+  host?: string;
+  /** Server port. Default 9000. */
+  port?: number;
+  /** How long to wait for the connection and the answer, in ms. Default 10000. */
+  timeoutMs?: number;
+  /** Connect over TLS. Default false. */
+  tls?: boolean;
+  /** With `tls`: a CA certificate (PEM text) to trust besides the system's roots. */
+  ca?: string;
+  /** Receives the warning before passwords cross a plain connection to another machine. */
+  onWarning?: (message: string) => void;
+}
+
+/**
+ * Changes `user`'s password on the server: a HELLO with the options `password` and
+ * `new-password`. Resolves once the server stored the new one durably ("200"); rejects with
+ * `LoginError` ("401": wrong password or no account) otherwise. No session is opened: sessions
+ * already logged in stay, and the new password counts from the next login.
+ *
+ * @example
+ * ```ts
+ * import { changePassword } from "./client.ts";
+ * await changePassword({ user: "alice", password: "old one", newPassword: "new one" });
+ * ```
+ */
+export async function changePassword(options: ChangePasswordOptions): Promise<void> {
+  const { user, password, newPassword } = options;
+  const host = options.host ?? "127.0.0.1";
+  const port = options.port ?? 9000;
+  const problem = nameProblem(user);
+  if (problem !== undefined) throw new LoginError(Code.BAD_REQUEST, `username ${problem}`);
+  const newProblem = passwordProblem(newPassword);
+  if (newProblem !== undefined) throw new RangeError(`The new password ${newProblem}`);
+  const warning = plainPasswordWarning(options);
+  if (warning !== undefined) {
+    const warn = options.onWarning ??
+      ((line: string) => Deno.stderr.writeSync(textEncoder.encode(`tinychat: ${line}\n`)));
+    warn(warning);
+  }
+  const signal = AbortSignal.timeout(options.timeoutMs ?? 10_000);
+  const socket = await dial(host, port, options.tls ?? false, options.ca, signal);
+  const abort = () => socket.close();
+  signal.addEventListener("abort", abort, { once: true });
+  try {
+    const payload = encodeHelloOptions([
+      [CredentialOption.PASSWORD, password],
+      [CredentialOption.NEW_PASSWORD, newPassword],
+    ]);
+    await writeAll(
+      socket,
+      encodeFrame({ type: FrameType.HELLO, id: 0, src: user, dst: "", payload }),
+    );
+    const decoder = new FrameDecoder({ order: "be" });
+    const buffer = new Uint8Array(4096);
+    while (true) {
+      const n = await socket.read(buffer).catch((error) => {
+        if (!signal.aborted) throw error;
+        return null;
+      });
+      if (n === null) {
+        throw new Error(
+          signal.aborted
+            ? `Cannot change the password: no answer from ${host}:${port} in time`
+            : "Cannot change the password: the server closed the connection",
+        );
+      }
+      for (const f of decoder.push(buffer.subarray(0, n))) {
+        if (f.type !== FrameType.ACK || f.id !== 0 || f.src !== "") continue;
+        const code = readCode(f.payload);
+        if (code === Code.DELIVERED) return;
+        throw new LoginError(
+          code,
+          code === Code.UNAUTHORIZED
+            ? `wrong password for "${user}", or it has no account (401)`
+            : `the server refused the password change (${code})`,
+        );
+      }
+    }
+  } finally {
+    signal.removeEventListener("abort", abort);
+    try {
+      socket.close();
+    } catch {
+      // Already closed.
     }
   }
 }
@@ -548,20 +733,123 @@ function fateOf(code: string): Fate {
   return "rejected";
 }
 
-function loginProblem(code: string, user: string): string {
+function loginProblem(code: string, user: string, withPassword: boolean): string {
   switch (code) {
     case Code.BAD_REQUEST:
-      return `the server refused the name "${user}" (400: invalid name)`;
+      return withPassword
+        ? `the server refused the name "${user}" or the password (400)`
+        : `the server refused the name "${user}" (400: invalid name)`;
     case Code.UNAUTHORIZED:
-      return `wrong password for "${user}" (401)`;
+      return withPassword
+        ? `wrong password for "${user}", or no such account (401)`
+        : `"${user}" needs a password (401)`;
     case Code.NAME_IN_USE:
       return `"${user}" is logged in elsewhere (409: name in use)`;
+    case Code.SERVER_FULL:
+      return "the server has too many connections (503): try again later";
+    case Code.TOO_MANY_CONNECTIONS_FROM_IP:
+      return "too many connections from this address (421): close some, or try again later";
+    case Code.TOO_MANY_LOGINS:
+      return "too many logins from this address (423): try again in a minute";
     default:
       return `the server refused the login (${code})`;
   }
 }
 
-async function writeAll(socket: Deno.TcpConn, bytes: Uint8Array): Promise<void> {
+/**
+ * Opens a plain or a TLS connection to `host`:`port`. A TLS failure says what it most likely
+ * means (a plain port, an untrusted certificate).
+ */
+async function dial(
+  host: string,
+  port: number,
+  tls: boolean,
+  ca: string | undefined,
+  signal: AbortSignal,
+): Promise<Deno.Conn> {
+  if (!tls) {
+    const socket = await Deno.connect({ hostname: host, port, signal });
+    socket.setNoDelay(true);
+    return socket;
+  }
+  const where = `Cannot log in to ${host}:${port} over TLS`;
+  // Deno.connectTls takes no signal: give up on it when aborted, and close it if it comes later.
+  const connecting = Deno.connectTls({
+    hostname: host,
+    port,
+    ...(ca === undefined ? {} : { caCerts: [ca] }),
+  });
+  const aborted = new Promise<never>((_, reject) => {
+    const fail = () => reject(new Error(`${where}: no answer in time`));
+    if (signal.aborted) fail();
+    signal.addEventListener("abort", fail, { once: true });
+  });
+  let socket: Deno.TlsConn;
+  try {
+    socket = await Promise.race([connecting, aborted]);
+  } catch (error) {
+    connecting.then((late) => late.close(), () => {});
+    throw error;
+  }
+  const abort = () => socket.close();
+  signal.addEventListener("abort", abort, { once: true });
+  try {
+    await socket.handshake();
+    return socket;
+  } catch (error) {
+    try {
+      socket.close();
+    } catch {
+      // Already closed.
+    }
+    if (signal.aborted) throw error;
+    throw new Error(`${where}: ${tlsProblem(error instanceof Error ? error.message : "")}`, {
+      cause: error,
+    });
+  } finally {
+    signal.removeEventListener("abort", abort);
+  }
+}
+
+/** A TLS handshake error in words a user can act on. */
+function tlsProblem(message: string): string {
+  if (/end of file|eof|reset|closed/i.test(message)) {
+    return `the server closed the connection during the TLS handshake (${message}): ` +
+      "is it a plain port? try without --tls";
+  }
+  if (/certificate/i.test(message)) {
+    return `the server's certificate is not trusted (${message}): ` +
+      "pass the CA that signed it with --ca FILE";
+  }
+  return `the TLS handshake failed (${message})`;
+}
+
+/** Whether a chunk starts with a TLS record (handshake 0x16 or alert 0x15, version 3.x). */
+function isTlsRecord(bytes: Uint8Array, n: number): boolean {
+  return n >= 2 && (bytes[0] === 0x16 || bytes[0] === 0x15) && bytes[1] === 0x03;
+}
+
+/**
+ * The warning due before `options` would send a password over a plain (unencrypted) connection
+ * to another machine, or undefined when there is none to give.
+ */
+export function plainPasswordWarning(
+  options: Pick<ConnectOptions, "user" | "host" | "password" | "tls">,
+): string | undefined {
+  const host = options.host ?? "127.0.0.1";
+  if (options.password === undefined || options.tls === true || isLoopback(host)) return undefined;
+  return `warning: the password for "${options.user}" crosses a plain connection to ${host}, ` +
+    "readable on the way: use --tls";
+}
+
+/** Whether `host` names this machine (a password sent there does not cross a network). */
+export function isLoopback(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, "");
+  return h === "localhost" || h.endsWith(".localhost") || /^127\./.test(h) || h === "::1" ||
+    h === "0:0:0:0:0:0:0:1" || /^::ffff:127\./.test(h);
+}
+
+async function writeAll(socket: Deno.Conn, bytes: Uint8Array): Promise<void> {
   let offset = 0;
   while (offset < bytes.length) offset += await socket.write(bytes.subarray(offset));
 }

@@ -17,14 +17,25 @@
  */
 import { BENCH_HELP, parseBenchArgs, runBench } from "./cli/bench.ts";
 import { CONNECT_HELP, parseConnectArgs, runConnect } from "./cli/connect.ts";
+import { parsePasswdArgs, PASSWD_HELP, runPasswd } from "./cli/passwd.ts";
 import { parseSendArgs, runSend, SEND_HELP } from "./cli/send.ts";
 import { parseServeArgs, runServe, SERVE_HELP } from "./cli/serve.ts";
 import { UsageError } from "./cli/usage_error.ts";
+import { parseUserArgs, runUser, USER_HELP } from "./cli/user.ts";
 
-export { connect, LoginError, TinychatClient } from "./client.ts";
-export type { ClientEvent, ConnectOptions, Fate, Presence, SendResult } from "./client.ts";
+export { changePassword, connect, LoginError, TinychatClient } from "./client.ts";
+export type {
+  ChangePasswordOptions,
+  ClientEvent,
+  ConnectOptions,
+  Fate,
+  Presence,
+  SendResult,
+} from "./client.ts";
 export { serve } from "./server.ts";
 export type { ServeOptions, TinychatServer } from "./server.ts";
+export { DEFAULT_LIMITS } from "./core/limits.ts";
+export type { Limits } from "./core/limits.ts";
 export * from "./protocol/mod.ts";
 
 const VERSION = "0.1.0";
@@ -44,6 +55,8 @@ COMMANDS:
   connect    chat in the terminal (or pipe lines to one partner)
   send       send messages from a script; the exit status tells their fate
   bench      measure a server: msgs/s and ack latency per workload
+  user       manage accounts in a data directory: add, passwd, remove, list
+  passwd     change your own password on the server
   help       show this help (also: -h, --help)
   version    print the version (also: --version)
 
@@ -68,6 +81,16 @@ export async function main(args: string[]): Promise<number> {
         const options = parseSendArgs(rest);
         if (options.help) return printHelp(SEND_HELP);
         return await runSend(options);
+      }
+      case "user": {
+        const options = parseUserArgs(rest);
+        if (options.help) return printHelp(USER_HELP);
+        return await runUser(options);
+      }
+      case "passwd": {
+        const options = parsePasswdArgs(rest);
+        if (options.help) return printHelp(PASSWD_HELP);
+        return await runPasswd(options);
       }
       case "bench": {
         const options = parseBenchArgs(rest);

@@ -1,8 +1,18 @@
 import { type ConnId, type CoreLogger, type LogLevel, ServerCore } from "./core/server_core.ts";
-import { FrameDecoder, FrameError } from "./protocol/mod.ts";
+import {
+  Code,
+  codePayload,
+  encodeFrame,
+  FrameDecoder,
+  FrameError,
+  FrameType,
+} from "./protocol/mod.ts";
+import { ConnectionLimiter, DEFAULT_LIMITS, type Limits, resolveLimits } from "./core/limits.ts";
 import { SqliteStore } from "./store/sqlite_store.ts";
 import { MemoryStore } from "./store/memory_store.ts";
 import type { Store } from "./store/store.ts";
+import type { AuthMode } from "./core/login_gate.ts";
+import { PasswordAuthenticator } from "./auth/authenticator.ts";
 
 /** Options of `serve`. */
 export interface ServeOptions {
@@ -26,6 +36,12 @@ export interface ServeOptions {
   logLevel?: LogLevel;
   /** Aborting stops the server (as `close()` does). */
   signal?: AbortSignal;
+  /** Serve TLS with this certificate chain and private key (PEM text). Default: plain TCP. */
+  tls?: { cert: string; key: string };
+  /** Abuse limits (core/limits.ts); each one not given has its default (`DEFAULT_LIMITS`). */
+  limits?: Partial<Limits>;
+  /** Who may log in as whom: "open", "required" or "invite" (core/login_gate.ts). Default "open". */
+  auth?: AuthMode;
 }
 
 /** A running server. */
@@ -63,18 +79,26 @@ export async function serve(options: ServeOptions = {}): Promise<TinychatServer>
   } else {
     store = new MemoryStore();
   }
-  const listener = Deno.listen({
-    hostname: options.hostname ?? "127.0.0.1",
-    port: options.port ?? 9000,
-  });
+  const address = { hostname: options.hostname ?? "127.0.0.1", port: options.port ?? 9000 };
+  const listener = options.tls === undefined
+    ? Deno.listen(address)
+    : Deno.listenTls({ ...address, cert: options.tls.cert, key: options.tls.key });
   const server = new Server(listener, store, options);
   return server;
 }
 
+/** A plain or a TLS connection. */
+type Socket = Deno.TcpConn | Deno.TlsConn;
+
 class Server implements TinychatServer {
   readonly addr: Deno.NetAddr;
   readonly finished: Promise<void>;
-  #listener: Deno.TcpListener;
+  #listener: Deno.TcpListener | Deno.TlsListener;
+  #tls: boolean;
+  #connections: ConnectionLimiter;
+  /** The one server-wide interval of the login and idle timeouts (no timer per connection). */
+  #sweeper: ReturnType<typeof setInterval>;
+  #refused = { at: 0, count: 0 };
   #store: Store;
   #core: ServerCore;
   #conns = new Map<ConnId, Connection>();
@@ -85,8 +109,17 @@ class Server implements TinychatServer {
   #closing: Promise<void> | undefined;
   #log: CoreLogger;
 
-  constructor(listener: Deno.TcpListener, store: Store, options: ServeOptions) {
+  constructor(
+    listener: Deno.TcpListener | Deno.TlsListener,
+    store: Store,
+    options: ServeOptions,
+  ) {
     this.#listener = listener;
+    this.#tls = options.tls !== undefined;
+    const given = options.limits ?? {};
+    const maxConnections = given.maxConnections ?? defaultMaxConnections();
+    const limits = resolveLimits({ ...given, maxConnections });
+    this.#connections = new ConnectionLimiter(limits.maxConnections, limits.maxConnectionsPerIp);
     this.addr = listener.addr;
     this.#store = store;
     this.#maxBuffered = options.maxBuffered ?? 8 * 1024 * 1024;
@@ -99,18 +132,29 @@ class Server implements TinychatServer {
       log,
       ackTimeoutMs: options.ackTimeoutMs ?? 3000,
       maxQueue: options.maxQueue ?? 100_000,
+      limits,
+      auth: options.auth ?? "open",
+      // Password checks run off the loop; each answer comes back as an event of its own.
+      authenticator: new PasswordAuthenticator((conn, result) =>
+        this.#event(() => this.#core.authenticated(conn, result, Date.now()))
+      ),
       outbox: {
         send: (conn, bytes) => this.#conns.get(conn)?.send(bytes),
         close: (conn) => this.#conns.get(conn)?.closeAfterFlush(),
       },
     });
+    const shortest = Math.min(limits.loginTimeoutMs, limits.idleTimeoutMs, limits.pingTimeoutMs);
+    this.#sweeper = setInterval(
+      () => this.#event(() => this.#core.sweep(Date.now())),
+      Math.min(1000, Math.max(50, shortest / 4)),
+    );
     options.signal?.addEventListener("abort", () => void this.close(), { once: true });
     this.finished = this.#accept();
   }
 
   async #accept(): Promise<void> {
     while (this.#closing === undefined) {
-      let socket: Deno.TcpConn;
+      let socket: Socket;
       try {
         socket = await this.#listener.accept();
       } catch (error) {
@@ -126,14 +170,17 @@ class Server implements TinychatServer {
     await this.#closing;
   }
 
-  #open(socket: Deno.TcpConn): void {
+  #open(socket: Socket): void {
     if (this.#closing !== undefined) {
       socket.close();
       return;
     }
+    const ip = socket.remoteAddr.hostname;
+    const refusal = this.#connections.open(ip);
+    if (refusal !== undefined) return this.#refuse(socket, refusal);
     const id = this.#nextId++;
     try {
-      socket.setNoDelay(true);
+      if ("setNoDelay" in socket) socket.setNoDelay(true);
     } catch {
       // The peer may already be gone; the read loop will see it.
     }
@@ -149,7 +196,61 @@ class Server implements TinychatServer {
     });
     this.#conns.set(id, conn);
     this.#core.open(id, Date.now(), peer);
-    void this.#read(conn);
+    const serving = this.#tls ? this.#secure(conn) : this.#read(conn);
+    void serving.finally(() => this.#connections.close(ip));
+  }
+
+  /** Over a connection limit: "503" or "421" (big-endian, id 0), then closed; logged once a second. */
+  #refuse(socket: Socket, code: "503" | "421"): void {
+    const frame = encodeFrame({
+      type: FrameType.ACK,
+      id: 0,
+      src: "",
+      dst: "",
+      payload: codePayload(code === "503" ? Code.SERVER_FULL : Code.TOO_MANY_CONNECTIONS_FROM_IP),
+    });
+    // A TLS write waits for the handshake: whatever is still open after a second is closed.
+    const close = () => {
+      try {
+        socket.close();
+      } catch {
+        // Already closed.
+      }
+    };
+    const timer = setTimeout(close, 1000);
+    socket.write(frame).catch(() => {}).finally(() => {
+      clearTimeout(timer);
+      close();
+    });
+    const now = Date.now();
+    this.#refused.count++;
+    if (now - this.#refused.at < 1000) return;
+    this.#log("warn", "connection-refused", {
+      code,
+      peer: `${socket.remoteAddr.hostname}:${socket.remoteAddr.port}`,
+      open: this.#connections.total,
+      refused: this.#refused.count,
+      why: code === "503" ? "too many connections" : "too many connections from this address",
+    });
+    this.#refused = { at: now, count: 0 };
+  }
+
+  /** A TLS connection: the handshake first, so that a failure gets a clear log line. */
+  async #secure(conn: Connection): Promise<void> {
+    try {
+      await (conn.socket as Deno.TlsConn).handshake();
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      // A plain client's first bytes are a frame, not a TLS record.
+      const plain = /corrupt message|InvalidContentType|InvalidMessage/i.test(message);
+      const hint = plain ? " (a plain client on the TLS port? it must use --tls)" : "";
+      this.#core.closed(conn.id, Date.now(), `TLS handshake failed: ${message}${hint}`);
+      this.#afterEvents();
+      await conn.closeAfterFlush();
+      this.#conns.delete(conn.id);
+      return;
+    }
+    await this.#read(conn);
   }
 
   async #read(conn: Connection): Promise<void> {
@@ -170,6 +271,10 @@ class Server implements TinychatServer {
           break;
         }
         const now = Date.now();
+        if (decoder.order === undefined && isTlsHandshake(buffer, n)) {
+          reason = "TLS handshake on a plain port (the client uses TLS; this server does not)";
+          break;
+        }
         try {
           for (const frame of decoder.push(buffer.subarray(0, n))) {
             this.#core.frame(conn.id, frame, decoder.order ?? "be", now);
@@ -235,6 +340,7 @@ class Server implements TinychatServer {
 
   async #shutdown(): Promise<void> {
     this.#listener.close();
+    clearInterval(this.#sweeper);
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     const now = Date.now();
     for (const id of this.#conns.keys()) this.#core.closed(id, now, "server shutting down");
@@ -259,16 +365,18 @@ interface ConnectionEvents {
 /** One socket's writer: a queue drained by one pending write, coalescing small frames. */
 class Connection {
   readonly id: ConnId;
-  readonly socket: Deno.TcpConn;
+  readonly socket: Socket;
   #queue: Uint8Array[] = [];
   #queued = 0;
   #writing: Promise<void> | undefined;
+  /** A socket write has not completed yet. */
+  #inFlight = false;
   #closed = false;
   #closeRequested = false;
   #maxBuffered: number;
   #events: ConnectionEvents;
 
-  constructor(id: ConnId, socket: Deno.TcpConn, maxBuffered: number, events: ConnectionEvents) {
+  constructor(id: ConnId, socket: Socket, maxBuffered: number, events: ConnectionEvents) {
     this.id = id;
     this.socket = socket;
     this.#maxBuffered = maxBuffered;
@@ -277,6 +385,9 @@ class Connection {
 
   send(bytes: Uint8Array): void {
     if (this.#closed || this.#closeRequested) return;
+    // A view into a read buffer that must wait behind a write in flight gets its own copy, so
+    // that a peer that reads slowly pins only what is queued for it, not others' read buffers.
+    if (this.#inFlight && bytes.byteLength !== bytes.buffer.byteLength) bytes = bytes.slice();
     this.#queue.push(bytes);
     this.#queued += bytes.length;
     if (this.#queued > this.#maxBuffered) {
@@ -318,7 +429,9 @@ class Connection {
         this.#queue = [];
         this.#queued = 0;
         let offset = 0;
+        this.#inFlight = true;
         while (offset < chunk.length) offset += await this.socket.write(chunk.subarray(offset));
+        this.#inFlight = false;
         if (this.#queue.length === 0) this.#events.writable();
       }
     } catch {
@@ -337,6 +450,35 @@ class Connection {
       // Already closed by the peer or by a failed write.
     }
   }
+}
+
+/** File descriptors kept for the store, the listener and the standard streams. */
+const FD_RESERVE = 100;
+
+/**
+ * `DEFAULT_LIMITS.maxConnections`, lowered below this process's open-files limit when it can be
+ * read: past that limit a connection would fail at accept instead of getting "503".
+ */
+function defaultMaxConnections(): number {
+  const path = "/proc/self/limits";
+  try {
+    if (Deno.permissions.querySync({ name: "read", path }).state !== "granted") {
+      return DEFAULT_LIMITS.maxConnections;
+    }
+    const line = Deno.readTextFileSync(path).split("\n").find((l) =>
+      l.startsWith("Max open files")
+    );
+    const soft = Number(line?.split(/\s+/)[3]);
+    if (soft > FD_RESERVE) return Math.min(DEFAULT_LIMITS.maxConnections, soft - FD_RESERVE);
+  } catch {
+    // Not Linux: the default as it is.
+  }
+  return DEFAULT_LIMITS.maxConnections;
+}
+
+/** Whether a connection's first bytes are a TLS handshake record (0x16, version 3.x). */
+function isTlsHandshake(bytes: Uint8Array, n: number): boolean {
+  return n >= 2 && bytes[0] === 0x16 && bytes[1] === 0x03;
 }
 
 function concat(chunks: Uint8Array[], total: number): Uint8Array {

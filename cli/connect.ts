@@ -3,7 +3,7 @@ import * as readline from "node:readline";
 import process from "node:process";
 import { type ClientEvent, connect, type TinychatClient } from "../client.ts";
 import { nameProblem } from "../protocol/mod.ts";
-import { parseChoice, parseFlags, parseInteger } from "./flags.ts";
+import { parseChoice, parseFlags, parseInteger, parseName } from "./flags.ts";
 import {
   renderAway,
   renderFate,
@@ -13,7 +13,9 @@ import {
   renderReceipt,
   renderWho,
 } from "./render.ts";
+import { loginWithPassword, type PasswordSource } from "./password.ts";
 import { ClientState, defaultStateRoot } from "./state.ts";
+import { parseTlsFlags, tlsConnectOptions, type TlsFlags } from "./tls.ts";
 import { UsageError } from "./usage_error.ts";
 
 /** Help text of `tinychat connect`. */
@@ -35,6 +37,11 @@ OPTIONS:
   --state DIR        client state: message ids, local log    (default: the platform's state directory)
   --color WHEN       auto, always or never; NO_COLOR honoured (default auto)
   --quiet            no terminal bell on a new message
+  --tls              connect over TLS (the server runs with --tls-cert)
+  --ca FILE          trust the CA certificate in FILE (PEM) too; implies --tls
+  --password         ask for the password (no echo) before connecting
+  --password-file F  the password is the first line of F; else TINYCHAT_PASSWORD, else
+                     a prompt on the terminal when the server answers "401"
   -h, --help         show this help
 
 IN THE CHAT:
@@ -59,6 +66,10 @@ export interface ConnectCommand {
   stateRoot: string;
   color: "auto" | "always" | "never";
   quiet: boolean;
+  /** --password-file and --password. */
+  password: PasswordSource;
+  /** --tls and --ca. */
+  tls: TlsFlags;
 }
 
 /** Parses the arguments of `tinychat connect`; throws `UsageError`. */
@@ -71,6 +82,10 @@ export function parseConnectArgs(args: string[]): ConnectCommand {
     state: { type: "string" },
     color: { type: "string", default: "auto" },
     quiet: { type: "boolean", default: false },
+    password: { type: "boolean", default: false },
+    "password-file": { type: "string" },
+    tls: { type: "boolean", default: false },
+    ca: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   });
   if (positionals.length > 0) {
@@ -79,9 +94,8 @@ export function parseConnectArgs(args: string[]): ConnectCommand {
   if (!values.help && values.user === undefined) {
     throw new UsageError("connect: --user is required");
   }
-  if (values.to !== undefined && nameProblem(values.to) !== undefined) {
-    throw new UsageError(`--to: "${values.to}" ${nameProblem(values.to)}`);
-  }
+  if (values.to !== undefined) parseName("to", values.to);
+  if (values.user !== undefined) parseName("user", values.user);
   return {
     help: values.help,
     user: values.user ?? "",
@@ -91,6 +105,8 @@ export function parseConnectArgs(args: string[]): ConnectCommand {
     stateRoot: values.state ?? defaultStateRoot(),
     color: parseChoice("color", values.color, ["auto", "always", "never"] as const),
     quiet: values.quiet,
+    password: { file: values["password-file"], prompt: values.password },
+    tls: parseTlsFlags(values),
   };
 }
 
@@ -101,12 +117,16 @@ export async function runConnect(command: ConnectCommand): Promise<number> {
     throw new UsageError("connect: --to is required when standard input is not a terminal");
   }
   const state = await ClientState.open(command.stateRoot, command.host, command.port, command.user);
-  const client = await connect({
-    user: command.user,
-    host: command.host,
-    port: command.port,
-    firstId: state.firstId,
-  });
+  const tls = await tlsConnectOptions(command.tls);
+  const client = await loginWithPassword(command.user, command.password, (password) =>
+    connect({
+      user: command.user,
+      host: command.host,
+      port: command.port,
+      ...tls,
+      firstId: state.firstId,
+      ...(password === undefined ? {} : { password }),
+    }));
   try {
     return interactive ? await chat(client, state, command) : await pipe(client, state, command);
   } finally {
@@ -136,6 +156,8 @@ async function pipe(
         void logReceived(state, event);
       } else if (event.kind === "disconnected") {
         console.error(`tinychat: connection lost (${event.reason})`);
+      } else if (event.kind === "closed" && event.reason !== "closed") {
+        console.error(`tinychat: session ended (${event.reason})`);
       }
     }
   })();
@@ -249,6 +271,10 @@ async function chat(
           `── back online${client.unanswered > 0 ? `; resending ${client.unanswered}` : ""} ──`,
         );
       case "closed":
+        // Ended by the server (a TAKEOVER, or a refused reconnect): there is no session to type in.
+        if (event.reason === "closed") return;
+        print(`── session ended: ${event.reason} ──`);
+        rl.close();
         return;
     }
   };
@@ -293,7 +319,7 @@ async function chat(
       } catch (error) {
         print(`✗ ${error instanceof Error ? error.message : error}`);
       }
-    } else if (input.startsWith("/to")) {
+    } else if (/^\/to(\s|$)/.test(input)) {
       const name = input.slice(3).trim();
       if (nameProblem(name) !== undefined) print(`usage: /to NAME`);
       else {
@@ -301,7 +327,7 @@ async function chat(
         names.add(name);
         rl.setPrompt(prompt());
       }
-    } else if (input.startsWith("/history")) {
+    } else if (/^\/history(\s|$)/.test(input)) {
       const [a, b] = input.slice(8).trim().split(/\s+/).filter((w) => w !== "");
       const peer = a !== undefined && !/^\d+$/.test(a) ? a : undefined;
       const count = Number((peer === undefined ? a : b) ?? 20);

@@ -46,6 +46,8 @@ Deno.test("parseConnectArgs() fills in the defaults", () => {
     stateRoot: "/tmp/x",
     color: "auto",
     quiet: false,
+    password: { file: undefined, prompt: false },
+    tls: { tls: false, ca: undefined },
   });
 });
 
@@ -73,6 +75,21 @@ Deno.test("parseConnectArgs() reads every option", () => {
     stateRoot: "/s",
     color: "never",
     quiet: true,
+    password: { file: undefined, prompt: false },
+    tls: { tls: false, ca: undefined },
+  });
+});
+
+Deno.test("parseConnectArgs() reads --password and --password-file", () => {
+  const args = ["--user", "alice", "--password", "--password-file", "/run/pw"];
+  assert.deepEqual(parseConnectArgs(args).password, { file: "/run/pw", prompt: true });
+});
+
+Deno.test("parseConnectArgs() reads --tls, and --ca FILE implies it", () => {
+  assert.deepEqual(parseConnectArgs(["--user", "a", "--tls"]).tls, { tls: true, ca: undefined });
+  assert.deepEqual(parseConnectArgs(["--user", "a", "--ca", "/ca.pem"]).tls, {
+    tls: true,
+    ca: "/ca.pem",
   });
 });
 

@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { nameProblem } from "../protocol/mod.ts";
 import { UsageError } from "./usage_error.ts";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
@@ -16,7 +17,17 @@ export function parseFlags<T extends Options>(command: string, args: string[], o
   }
 }
 
-/** Parses a duration such as "3s", "500ms", "2m" or "1.5s" into ms. */
+/** Checks a username flag: 1..8 bytes of UTF-8, no whitespace or control characters. */
+export function parseName(flag: string, text: string): string {
+  const problem = nameProblem(text);
+  if (problem !== undefined) throw new UsageError(`--${flag}: "${text}" ${problem}`);
+  return text;
+}
+
+/** The longest duration a flag takes: timers cannot wait much longer than 24 days. */
+const MAX_DURATION_MS = 24 * 3_600_000;
+
+/** Parses a duration such as "3s", "500ms", "2m" or "1.5s" into ms (at most 24h). */
 export function parseDuration(flag: string, text: string): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text);
   if (match === null) {
@@ -25,6 +36,7 @@ export function parseDuration(flag: string, text: string): number {
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] ?? "s"]!;
   const ms = Number(match[1]) * unit;
   if (ms <= 0) throw new UsageError(`--${flag}: must be more than 0`);
+  if (ms > MAX_DURATION_MS) throw new UsageError(`--${flag}: "${text}" is longer than 24h`);
   return ms;
 }
 
@@ -47,4 +59,16 @@ export function parseChoice<T extends string>(
     throw new UsageError(`--${flag}: "${text}" is not one of ${choices.join(", ")}`);
   }
   return text as T;
+}
+
+/** Parses a size such as "64MiB", "500k", "1G" or "4096" (bytes; binary units) into bytes. */
+export function parseSize(flag: string, text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$/i.exec(text);
+  if (match === null) {
+    throw new UsageError(`--${flag}: "${text}" is not a size like 64MiB, 500k or 4096`);
+  }
+  const unit = (match[2] ?? "b").toLowerCase()[0]!;
+  const bytes = Math.floor(Number(match[1]) * { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[unit]!);
+  if (bytes <= 0) throw new UsageError(`--${flag}: must be more than 0`);
+  return bytes;
 }

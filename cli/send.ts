@@ -1,7 +1,9 @@
 // deno-lint-ignore-file no-console -- the CLI is where output belongs
 import { connect, type SendResult } from "../client.ts";
-import { parseDuration, parseFlags, parseInteger } from "./flags.ts";
+import { parseDuration, parseFlags, parseInteger, parseName } from "./flags.ts";
+import { loginWithPassword, type PasswordSource } from "./password.ts";
 import { ClientState, defaultStateRoot } from "./state.ts";
+import { parseTlsFlags, tlsConnectOptions, type TlsFlags } from "./tls.ts";
 import { UsageError } from "./usage_error.ts";
 
 /** Help text of `tinychat send`. */
@@ -16,6 +18,8 @@ USAGE:
   tinychat send --user NAME --to NAME [OPTIONS] [TEXT...]
 
 Without TEXT, each line of standard input is one message.
+A name with a password: --password-file F, or TINYCHAT_PASSWORD, or on a terminal the prompt
+that comes when the server answers "401".
 
 OPTIONS:
   --user NAME      who you are (required)
@@ -25,6 +29,11 @@ OPTIONS:
   --state DIR      client state (message ids, local log) (default: the platform's state directory)
   --timeout TIME   how long to wait for the answers      (default 10s)
   --json           print one JSON object per event
+  --tls            connect over TLS (the server runs with --tls-cert)
+  --ca FILE        trust the CA certificate in FILE (PEM) too; implies --tls
+  --password       ask for the password (no echo) before connecting
+  --password-file F
+                   the password is the first line of F
   -h, --help       show this help
 
 EXIT STATUS:
@@ -41,6 +50,10 @@ export interface SendCommand {
   timeoutMs: number;
   json: boolean;
   texts: string[];
+  /** --password-file and --password. */
+  password: PasswordSource;
+  /** --tls and --ca. */
+  tls: TlsFlags;
 }
 
 /** Parses the arguments of `tinychat send`; throws `UsageError`. */
@@ -53,20 +66,26 @@ export function parseSendArgs(args: string[]): SendCommand {
     state: { type: "string" },
     timeout: { type: "string", default: "10s" },
     json: { type: "boolean", default: false },
+    password: { type: "boolean", default: false },
+    "password-file": { type: "string" },
+    tls: { type: "boolean", default: false },
+    ca: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   });
   if (!values.help && values.user === undefined) throw new UsageError("send: --user is required");
   if (!values.help && values.to === undefined) throw new UsageError("send: --to is required");
   return {
     help: values.help,
-    user: values.user ?? "",
-    to: values.to ?? "",
+    user: values.help ? "" : parseName("user", values.user!),
+    to: values.help ? "" : parseName("to", values.to!),
     host: values.host,
     port: parseInteger("port", values.port, 1, 65535),
     stateRoot: values.state ?? defaultStateRoot(),
     timeoutMs: parseDuration("timeout", values.timeout),
     json: values.json,
     texts: positionals.length > 0 ? [positionals.join(" ")] : [],
+    password: { file: values["password-file"], prompt: values.password },
+    tls: parseTlsFlags(values),
   };
 }
 
@@ -74,15 +93,19 @@ export function parseSendArgs(args: string[]): SendCommand {
 export async function runSend(command: SendCommand): Promise<number> {
   const texts = command.texts.length > 0 ? command.texts : await readLines();
   const state = await ClientState.open(command.stateRoot, command.host, command.port, command.user);
-  const deadline = AbortSignal.timeout(command.timeoutMs);
-  const client = await connect({
-    user: command.user,
-    host: command.host,
-    port: command.port,
-    firstId: state.firstId,
-    reconnect: false,
-    signal: deadline,
-  });
+  const tls = await tlsConnectOptions(command.tls);
+  const client = await loginWithPassword(command.user, command.password, (password) =>
+    connect({
+      user: command.user,
+      host: command.host,
+      port: command.port,
+      ...tls,
+      firstId: state.firstId,
+      reconnect: false,
+      // From the login on: time at a password prompt does not count.
+      signal: AbortSignal.timeout(command.timeoutMs),
+      ...(password === undefined ? {} : { password }),
+    }));
   let status = 0;
   try {
     const sends: Promise<SendResult>[] = [];

@@ -13,6 +13,8 @@ Deno.test("parseSendArgs() fills in the defaults and reads no text without posit
     timeoutMs: 10_000,
     json: false,
     texts: [],
+    password: { file: undefined, prompt: false },
+    tls: { tls: false, ca: undefined },
   });
 });
 
@@ -49,9 +51,21 @@ Deno.test("parseSendArgs() reads every option", () => {
     timeoutMs: 500,
     json: true,
     texts: ["hi"],
+    password: { file: undefined, prompt: false },
+    tls: { tls: false, ca: undefined },
   });
+  assert.deepEqual(
+    parseSendArgs(["--user", "a", "--to", "b", "--password-file", "/pw", "--password"]).password,
+    { file: "/pw", prompt: true },
+  );
   assert.equal(parseSendArgs(["--user", "a", "--to", "b", "--timeout", "2m"]).timeoutMs, 120_000);
   assert.equal(parseSendArgs(["--user", "a", "--to", "b", "--timeout", "1.5"]).timeoutMs, 1500);
+});
+
+Deno.test("parseSendArgs() reads --tls, and --ca FILE implies it", () => {
+  const base = ["--user", "a", "--to", "b"];
+  assert.deepEqual(parseSendArgs([...base, "--tls"]).tls, { tls: true, ca: undefined });
+  assert.deepEqual(parseSendArgs([...base, "--ca", "/ca.pem"]).tls, { tls: true, ca: "/ca.pem" });
 });
 
 Deno.test("parseSendArgs() accepts -h and --help without --user and --to", () => {

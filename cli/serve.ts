@@ -1,7 +1,9 @@
 // deno-lint-ignore-file no-console -- the CLI is where output belongs
 import { serve } from "../server.ts";
 import type { LogLevel } from "../core/server_core.ts";
-import { parseChoice, parseDuration, parseFlags, parseInteger } from "./flags.ts";
+import type { AuthMode } from "../core/login_gate.ts";
+import type { Limits } from "../core/limits.ts";
+import { parseChoice, parseDuration, parseFlags, parseInteger, parseSize } from "./flags.ts";
 import { UsageError } from "./usage_error.ts";
 
 /** Help text of `tinychat serve`. */
@@ -11,6 +13,7 @@ Examples:
   tinychat serve
   tinychat serve --port 0 --data /var/lib/tinychat
   tinychat serve --host 0.0.0.0 --port 9000 --ack-timeout 5s --log-format json
+  tinychat serve --host 0.0.0.0 --tls-cert cert.pem --tls-key key.pem --msg-rate 5
 
 USAGE:
   tinychat serve [OPTIONS]
@@ -21,9 +24,34 @@ OPTIONS:
   --data DIR           data directory (SQLite store, created)        (default ./tinychat-data)
   --ack-timeout TIME   time a recipient has to acknowledge, e.g. 3s  (default 3s)
   --max-queue N        stored messages per recipient; beyond: "507"  (default 100000)
+  --auth MODE          open, required or invite (ACCOUNTS below)     (default open)
   --log-format FORMAT  text or json (one object per line)            (default text)
   --log-level LEVEL    debug, info, warn or error                    (default info)
+  --tls-cert FILE      serve TLS: the certificate chain (PEM); needs --tls-key
+  --tls-key FILE       the certificate's private key (PEM)
   -h, --help           show this help
+
+LIMITS (the code a client gets in brackets; the defaults stop only the pathological, see
+docs/SECURITY.md for human-scale values):
+  --max-connections N          connections at once, in total ["503"]       (default 30000,
+                               lowered below the open-files limit)
+  --max-connections-per-ip N   connections at once from one address ["421"] (default 15000)
+  --login-rate N               logins per minute from one address ["423"]   (default 60000)
+  --msg-rate N                 messages per second from one user ["429"]    (default 200000)
+  --msg-burst N                messages one user may send at once           (default: the rate,
+                               at least 20)
+  --login-timeout TIME         time to log in after connecting ["408"]      (default 10m)
+  --idle-timeout TIME          silence after which a HELLO client is PINGed (default 5m)
+  --ping-timeout TIME          time to answer that PING ["440"]             (default 1m)
+  --max-queue-bytes SIZE       stored payload bytes per recipient ["507"]   (default 64MiB)
+
+ACCOUNTS:
+  A name with an account opens only with its password ("401" otherwise); a login with the right
+  password replaces a connection holding the name (it gets TAKEOVER). --auth decides the rest:
+  open      a name without an account logs in without a password; the first login that gives
+            one claims the name
+  required  every login needs a password; the first one registers the name
+  invite    only names with an account log in ('tinychat user add --data DIR NAME')
 
 Prints "listening HOST:PORT" on stdout when ready; logs go to stderr.
 SIGINT or SIGTERM stops accepting, commits the store and exits 0.`;
@@ -36,8 +64,13 @@ export interface ServeCommand {
   dataDir: string;
   ackTimeoutMs: number;
   maxQueue: number;
+  auth: AuthMode;
   logFormat: "text" | "json";
   logLevel: LogLevel;
+  /** --tls-cert and --tls-key (file paths), or undefined for plain TCP. */
+  tls: { certFile: string; keyFile: string } | undefined;
+  /** The limits given on the command line; the others keep their defaults. */
+  limits: Partial<Limits>;
 }
 
 /** Parses the arguments of `tinychat serve`; throws `UsageError`. */
@@ -48,14 +81,51 @@ export function parseServeArgs(args: string[]): ServeCommand {
     data: { type: "string", default: "./tinychat-data" },
     "ack-timeout": { type: "string", default: "3s" },
     "max-queue": { type: "string", default: "100000" },
+    auth: { type: "string", default: "open" },
     "log-format": { type: "string", default: "text" },
     "log-level": { type: "string", default: "info" },
+    "tls-cert": { type: "string" },
+    "tls-key": { type: "string" },
+    "max-connections": { type: "string" },
+    "max-connections-per-ip": { type: "string" },
+    "login-rate": { type: "string" },
+    "msg-rate": { type: "string" },
+    "msg-burst": { type: "string" },
+    "login-timeout": { type: "string" },
+    "idle-timeout": { type: "string" },
+    "ping-timeout": { type: "string" },
+    "max-queue-bytes": { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   });
   if (positionals.length > 0) {
     throw new UsageError(`serve: unexpected argument "${positionals[0]}"`);
   }
   if (values.data === "") throw new UsageError("--data: must not be empty");
+  const certFile = values["tls-cert"];
+  const keyFile = values["tls-key"];
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new UsageError("serve: --tls-cert and --tls-key go together");
+  }
+  const limits: Partial<Limits> = {};
+  const count = (flag: keyof typeof values, key: keyof Limits) => {
+    const text = values[flag];
+    if (typeof text === "string") limits[key] = parseInteger(flag, text, 1, 1e9);
+  };
+  const time = (flag: keyof typeof values, key: keyof Limits) => {
+    const text = values[flag];
+    if (typeof text === "string") limits[key] = parseDuration(flag, text);
+  };
+  count("max-connections", "maxConnections");
+  count("max-connections-per-ip", "maxConnectionsPerIp");
+  count("login-rate", "loginsPerMinute");
+  count("msg-rate", "msgRate");
+  count("msg-burst", "msgBurst");
+  time("login-timeout", "loginTimeoutMs");
+  time("idle-timeout", "idleTimeoutMs");
+  time("ping-timeout", "pingTimeoutMs");
+  if (values["max-queue-bytes"] !== undefined) {
+    limits.maxQueueBytes = parseSize("max-queue-bytes", values["max-queue-bytes"]);
+  }
   return {
     help: values.help,
     hostname: values.host,
@@ -63,12 +133,15 @@ export function parseServeArgs(args: string[]): ServeCommand {
     dataDir: values.data,
     ackTimeoutMs: parseDuration("ack-timeout", values["ack-timeout"]),
     maxQueue: parseInteger("max-queue", values["max-queue"], 1, 1e9),
+    auth: parseChoice("auth", values.auth, ["open", "required", "invite"] as const),
     logFormat: parseChoice("log-format", values["log-format"], ["text", "json"] as const),
     logLevel: parseChoice(
       "log-level",
       values["log-level"],
       ["debug", "info", "warn", "error"] as const,
     ),
+    tls: certFile === undefined || keyFile === undefined ? undefined : { certFile, keyFile },
+    limits,
   };
 }
 
@@ -80,16 +153,29 @@ export async function runServe(command: ServeCommand): Promise<number> {
   Deno.addSignalListener("SIGTERM", onSignal);
   const encoder = new TextEncoder();
   try {
+    const tls = command.tls === undefined ? undefined : {
+      cert: await readPem("tls-cert", command.tls.certFile),
+      key: await readPem("tls-key", command.tls.keyFile),
+    };
     const server = await serve({
       hostname: command.hostname,
       port: command.port,
       dataDir: command.dataDir,
       ackTimeoutMs: command.ackTimeoutMs,
       maxQueue: command.maxQueue,
+      auth: command.auth,
       logFormat: command.logFormat,
       logLevel: command.logLevel,
       log: (line) => Deno.stderr.writeSync(encoder.encode(line + "\n")),
       signal: stop.signal,
+      limits: command.limits,
+      ...(tls === undefined ? {} : { tls }),
+    }).catch((error) => {
+      // The address is not the certificate's fault.
+      if (tls === undefined || error instanceof Deno.errors.AddrInUse) throw error;
+      throw new Error(`Cannot serve TLS with this certificate and key: ${error.message}`, {
+        cause: error,
+      });
     });
     const { hostname, port } = server.addr;
     console.log(`listening ${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`);
@@ -98,5 +184,13 @@ export async function runServe(command: ServeCommand): Promise<number> {
   } finally {
     Deno.removeSignalListener("SIGINT", onSignal);
     Deno.removeSignalListener("SIGTERM", onSignal);
+  }
+}
+
+async function readPem(flag: string, path: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    throw new Error(`Cannot read --${flag} ${path}: ${(error as Error).message}`, { cause: error });
   }
 }

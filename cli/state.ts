@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import { randomId } from "../client.ts";
 
 /** One line of the local message log. */
 export interface LogEntry {
@@ -43,9 +44,10 @@ export class ClientState {
     );
     await Deno.mkdir(dir, { recursive: true });
     const state = new ClientState(dir);
-    let next = 0;
+    // Without saved state, a random start: ids of an earlier run elsewhere are not repeated.
+    let next = randomId();
     try {
-      next = Number((await Deno.readTextFile(join(dir, "next_id"))).trim()) || 0;
+      next = Number((await Deno.readTextFile(join(dir, "next_id"))).trim()) || next;
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
@@ -109,7 +111,9 @@ export class ClientState {
 
   /** Records the exact next id (so a clean exit skips no ids) and closes the log. */
   async close(nextId: number): Promise<void> {
-    await this.#persist(nextId);
+    // Only if no other run with this state reserved ids beyond ours meanwhile.
+    const onDisk = Number((await Deno.readTextFile(join(this.dir, "next_id"))).trim());
+    if (onDisk === this.#reserved) await this.#persist(nextId);
     this.#logFile?.close();
     this.#logFile = undefined;
   }

@@ -11,15 +11,21 @@ async function withRoot(fn: (root: string) => Promise<void>): Promise<void> {
   }
 }
 
-Deno.test("ClientState.open() starts a new user at id 0 in DIR/HOST_PORT/USER", async () => {
+Deno.test("ClientState.open() starts a new user at a random id in DIR/HOST_PORT/USER", async () => {
   await withRoot(async (root) => {
-    const state = await ClientState.open(root, "127.0.0.1", 9000, "alice");
-    try {
-      assert.equal(state.firstId, 0);
-      assert.equal(state.dir, join(root, "127.0.0.1_9000", "alice"));
-    } finally {
-      await state.close(0);
-    }
+    await withRoot(async (elsewhere) => {
+      const state = await ClientState.open(root, "127.0.0.1", 9000, "alice");
+      const fresh = await ClientState.open(elsewhere, "127.0.0.1", 9000, "alice");
+      try {
+        assert.equal(state.dir, join(root, "127.0.0.1_9000", "alice"));
+        assert.ok(state.firstId >= 0 && state.firstId < 2 ** 31);
+        // Two runs without shared state (two machines, a lost directory) do not repeat ids.
+        assert.notEqual(state.firstId, fresh.firstId);
+      } finally {
+        await state.close(state.firstId);
+        await fresh.close(fresh.firstId);
+      }
+    });
   });
 });
 
@@ -88,13 +94,16 @@ Deno.test("ClientState keeps separate ids per user and per server", async () => 
     await alice.close(5);
     const bob = await ClientState.open(root, "127.0.0.1", 9000, "bob");
     const other = await ClientState.open(root, "127.0.0.1", 9001, "alice");
+    const again = await ClientState.open(root, "127.0.0.1", 9000, "alice");
     try {
-      assert.equal(bob.firstId, 0);
-      assert.equal(other.firstId, 0);
+      assert.equal(again.firstId, 5);
+      assert.notEqual(bob.firstId, 5);
+      assert.notEqual(other.firstId, 5);
       assert.notEqual(bob.dir, other.dir);
     } finally {
-      await bob.close(0);
-      await other.close(0);
+      await bob.close(bob.firstId);
+      await other.close(other.firstId);
+      await again.close(5);
     }
   });
 });
@@ -151,5 +160,19 @@ Deno.test("ClientState keeps the log across runs", async () => {
     } finally {
       await second.close(1);
     }
+  });
+});
+
+Deno.test("ClientState.close() leaves a later reservation of another run with the same state", async () => {
+  await withRoot(async (root) => {
+    const first = await ClientState.open(root, "127.0.0.1", 9000, "alice");
+    const second = await ClientState.open(root, "127.0.0.1", 9000, "alice");
+    assert.ok(second.firstId > first.firstId, "the second run starts past the first one's block");
+    await second.close(second.firstId + 1);
+    // The first run ends last: it must not take next_id back below what the second one used.
+    await first.close(first.firstId + 3);
+    const third = await ClientState.open(root, "127.0.0.1", 9000, "alice");
+    await third.close(third.firstId);
+    assert.equal(third.firstId, second.firstId + 1);
   });
 });

@@ -3,4 +3,5 @@
  *
  * @module
  */
+export * from "./login_gate.ts";
 export * from "./server_core.ts";

@@ -12,7 +12,22 @@ import {
   readCode,
 } from "../protocol/mod.ts";
 import type { Store } from "../store/store.ts";
+import {
+  type Authenticator,
+  type AuthMode,
+  type AuthResult,
+  LoginGate,
+  type Verdict,
+} from "./login_gate.ts";
 import { type Answer, AnswerWindow, ANY_PAYLOAD } from "./answer_window.ts";
+import {
+  ipOf,
+  KeyedRateLimiter,
+  type Limits,
+  liveness,
+  resolveLimits,
+  TokenBucket,
+} from "./limits.ts";
 
 /** A connection's number, chosen by the I/O layer. */
 export type ConnId = number;
@@ -47,8 +62,18 @@ export interface ServerCoreOptions {
   maxQueue?: number;
   /** Stored messages handed over per step of a login drain. Default 512. */
   drainPage?: number;
+  /**
+   * Abuse limits applied by the core: logins per minute per address, message rate, login and
+   * idle timeouts, stored bytes per recipient (the connection counts are the I/O layer's).
+   * Default: `DEFAULT_LIMITS`.
+   */
+  limits?: Partial<Limits>;
   /** Sink for log events. Default: none. */
   log?: CoreLogger;
+  /** Who may log in as whom (see `AuthMode`). Default "open". */
+  auth?: AuthMode;
+  /** Checks passwords off the core; without one, logins that need a password get "401". */
+  authenticator?: Authenticator;
 }
 
 /** A frame as the core receives it, with its bytes as received when the I/O layer has them. */
@@ -84,6 +109,15 @@ interface Session {
   handedOver: Map<string, number[]>;
   /** Keys of `#implicitAcks` entries for this (legacy) session. */
   implicit: Set<string>;
+  /** When the connection was accepted, and when its last frame came (ms). */
+  opened: number;
+  seen: number;
+  /** When the server last sent it a PING (0: never). */
+  pingedAt: number;
+  /** Its message rate bucket, made at its first message. */
+  rate: TokenBucket | undefined;
+  /** When its last "429" was logged (one line a second at most). */
+  limitedLogAt: number;
 }
 
 /** A live message awaiting its recipient's ACK; once answered, the answer kept for resends. */
@@ -122,6 +156,9 @@ interface Deferred {
 }
 
 const RECENT_PER_SENDER = 1024;
+/** Frames a connection may send behind its HELLO before the answer (a password check is slow). */
+const MAX_BACKLOG = 1024;
+const TAKEOVER_REASON = "replaced by a new login";
 const EMPTY = new Uint8Array(0);
 const textEncoder = new TextEncoder();
 
@@ -167,8 +204,15 @@ export class ServerCore {
   /** Type-2 frames handed to legacy sessions, in deadline order. */
   #implicitAcks = new Map<string, ImplicitAck>();
   #recent = new Map<string, AnswerWindow>();
+  #gate: LoginGate;
   #deferred: Deferred[] = [];
   #dirty = false;
+  #limits: Limits;
+  /** Login attempts per IP address. */
+  #logins: KeyedRateLimiter;
+  /** Stored payload bytes per recipient, read from the store at the first message stored for it. */
+  #bytes = new Map<string, number>();
+  #pingId = 0;
 
   constructor(options: ServerCoreOptions) {
     this.#store = options.store;
@@ -177,9 +221,17 @@ export class ServerCore {
     this.#maxQueue = options.maxQueue ?? 100_000;
     this.#drainPage = options.drainPage ?? 512;
     this.#log = options.log ?? (() => {});
+    this.#gate = new LoginGate({
+      store: this.#store,
+      mode: options.auth ?? "open",
+      authenticator: options.authenticator,
+    });
     this.#users = new Set(this.#store.users());
     this.#counts = this.#store.counts();
     this.#owed = this.#store.receiptCounts();
+    this.#limits = resolveLimits(options.limits);
+    const logins = this.#limits.loginsPerMinute;
+    this.#logins = new KeyedRateLimiter(logins, logins / 60);
   }
 
   /** Connections open now. */
@@ -229,8 +281,13 @@ export class ServerCore {
       handedOver: new Map(),
       backlog: undefined,
       implicit: new Set(),
+      opened: now,
+      seen: now,
+      pingedAt: 0,
+      rate: undefined,
+      limitedLogAt: -Infinity,
     });
-    this.#log("debug", "connect", { conn, peer, at: now });
+    this.#log("info", "connect", { conn, peer, at: now });
   }
 
   /** A whole, well-formed frame arrived on `conn`, whose byte order is `order`. */
@@ -238,12 +295,17 @@ export class ServerCore {
     const s = this.#sessions.get(conn);
     if (s === undefined) return;
     s.order = order;
+    s.seen = now;
     // Answers go out in the order of the frames they answer, the login's "200" first.
     if (s.backlog !== undefined) {
+      if (s.backlog.length >= MAX_BACKLOG) {
+        return this.#reject(s, Code.BAD_REQUEST, frame.id, "too many frames before login", now);
+      }
       s.backlog.push(frame);
       return;
     }
     if (s.name === "") {
+      if (frame.type !== FrameType.PING && !this.#loginAllowed(s, frame.id, now)) return;
       if (frame.type === FrameType.HELLO) return this.#hello(s, frame, now);
       if (frame.type === FrameType.PING) return this.#pong(s, frame);
       if (!this.#bind(s, frame.src, frame.id, true, now)) return;
@@ -309,8 +371,44 @@ export class ServerCore {
       if (a.deadline > now) break;
       this.#implicitAcks.delete(a.key);
       a.session.implicit.delete(a.key);
-      this.#storedAcked(a.session, `${a.src}\n${a.id}`, now);
+      if (!a.session.closed) this.#storedAcked(a.session, `${a.src}\n${a.id}`, now);
     }
+  }
+
+  /**
+   * The `Authenticator`'s answer to a check it was asked for by the HELLO on `conn`: that login
+   * goes on ("200" once durable, the frames held behind it after) or is refused ("401").
+   */
+  authenticated(conn: ConnId, result: AuthResult, now: number): void {
+    const answer = this.#gate.result(conn, result);
+    const s = this.#sessions.get(conn);
+    if (answer === undefined || s === undefined) return;
+    this.#hello(s, answer.frame, now, answer.verdict);
+  }
+
+  /**
+   * Applies the time limits at `now`: closes a connection that did not log in within the login
+   * timeout ("408"), PINGs a HELLO session idle for the idle timeout and closes one that sent
+   * nothing back within the ping timeout ("440"). Seed-000 sessions are never PINGed. The I/O
+   * layer calls it from one server-wide interval (about once a second), not a timer per connection.
+   */
+  sweep(now: number): void {
+    for (const s of this.#sessions.values()) {
+      const activity = {
+        opened: s.opened,
+        seen: s.seen,
+        pingedAt: s.pingedAt,
+        loggedIn: s.name !== "",
+        legacy: s.legacy,
+      };
+      const verdict = liveness(activity, now, this.#limits);
+      if (verdict === "ok") continue;
+      if (verdict === "ping") this.#ping(s, now);
+      else if (verdict === "login-timeout") {
+        this.#reject(s, Code.LOGIN_TIMEOUT, 0, "no login within the login timeout", now);
+      } else this.#reject(s, Code.IDLE_TIMEOUT, 0, "idle, and no answer to PING", now);
+    }
+    this.#logins.prune(now);
   }
 
   /**
@@ -330,6 +428,7 @@ export class ServerCore {
           ok = false;
           this.#store.rollback();
           this.#counts = this.#store.counts();
+          this.#bytes.clear();
           this.#owed = this.#store.receiptCounts();
           this.#log("error", "store-commit-failed", { error: String(error), at: now });
         }
@@ -338,10 +437,16 @@ export class ServerCore {
     }
   }
 
-  #hello(s: Session, frame: InboundFrame, now: number): void {
+  #hello(
+    s: Session,
+    frame: InboundFrame,
+    now: number,
+    verdict: Verdict = this.#gate.hello(s.conn, frame),
+  ): void {
+    if (!this.#admit(s, frame, verdict, now)) return;
     const known = this.#users.has(frame.src);
     if (!this.#bind(s, frame.src, frame.id, false, now)) return;
-    s.backlog = [];
+    s.backlog ??= [];
     s.timed = decodeHelloOptions(frame.payload).has("timed");
     this.#defer(() => {
       if (s.closed) return;
@@ -356,11 +461,90 @@ export class ServerCore {
     });
   }
 
+  /** Applies the login gate's verdict on the HELLO `frame`; true when the login goes on now. */
+  #admit(s: Session, frame: InboundFrame, verdict: Verdict, now: number): boolean {
+    const name = frame.src;
+    switch (verdict.kind) {
+      case "open":
+        return true;
+      case "wait":
+        // Frames behind the HELLO wait with it; they are handled after its "200".
+        s.backlog ??= [];
+        return false;
+      case "refuse":
+        this.#reject(s, verdict.code, frame.id, verdict.reason, now, name);
+        return false;
+      case "change":
+        s.backlog ??= [];
+        this.#write(() => this.#store.setAccount(name, verdict.hash, now));
+        this.#defer(() => {
+          this.#answerOn(s, "", frame.id, Code.DELIVERED, name);
+          this.#log("info", "password-changed", { conn: s.conn, user: name, peer: s.peer });
+          this.#drop(s, "password changed", now, true);
+        }, () => this.#reject(s, Code.SERVER_ERROR, frame.id, "could not store it", now, name));
+        return false;
+      case "register":
+      case "login": {
+        if (this.#byName.has(name)) this.tick(now);
+        const holder = this.#byName.get(name);
+        if (holder !== undefined && verdict.kind === "register") {
+          // A first claim proves nothing about whoever holds the name: no takeover.
+          this.#reject(s, Code.NAME_IN_USE, frame.id, `name ${name} in use`, now, name);
+          return false;
+        }
+        if (holder !== undefined) this.#takeOver(holder, now);
+        if (verdict.kind === "register") {
+          this.#write(() => this.#store.setAccount(name, verdict.hash, now));
+        }
+        this.#log("info", verdict.kind === "register" ? "account-registered" : "authenticated", {
+          conn: s.conn,
+          user: name,
+          peer: s.peer,
+        });
+        return true;
+      }
+    }
+  }
+
+  /** Whether `name` got an account from the operator while we ran: it is a known user then. */
+  #invited(name: string): boolean {
+    if (this.#store.account(name) === undefined) return false;
+    // `tinychat user add` recorded the user in the store too.
+    this.#users.add(name);
+    return true;
+  }
+
+  /** An authenticated login replaces `old`: it is told why, then closed as any lost connection. */
+  #takeOver(old: Session, now: number): void {
+    // A seed-000 client never sees types above 2; it is just closed.
+    if (!old.legacy) {
+      this.#outbox.send(
+        old.conn,
+        encodeFrame(
+          {
+            type: FrameType.TAKEOVER,
+            id: 0,
+            src: "",
+            dst: old.name,
+            payload: textEncoder.encode(TAKEOVER_REASON),
+          },
+          old.order,
+        ),
+      );
+    }
+    this.#log("info", "takeover", { conn: old.conn, user: old.name, peer: old.peer });
+    this.#drop(old, TAKEOVER_REASON, now, true);
+  }
+
   /** Binds `s` to `name`; on failure answers and closes, and returns false. */
   #bind(s: Session, name: string, id: number, legacy: boolean, now: number): boolean {
     const problem = nameProblem(name);
     if (problem !== undefined) {
       this.#reject(s, Code.BAD_REQUEST, id, `invalid username: ${problem}`, now);
+      return false;
+    }
+    if (legacy && !this.#gate.legacyAllowed(name)) {
+      this.#reject(s, Code.UNAUTHORIZED, id, `${name} needs a password (no HELLO)`, now, name);
       return false;
     }
     if (this.#byName.has(name)) this.tick(now);
@@ -390,6 +574,7 @@ export class ServerCore {
   }
 
   #message(s: Session, frame: InboundFrame, now: number): void {
+    if (!this.#withinRate(s, frame, now)) return;
     if (frame.src !== s.name) {
       return this.#reject(s, Code.FORBIDDEN, frame.id, `src ${frame.src} is not ${s.name}`, now);
     }
@@ -397,7 +582,7 @@ export class ServerCore {
     if (dst === "") {
       return this.#reject(s, Code.BAD_REQUEST, frame.id, "message without recipient", now);
     }
-    if (!this.#users.has(dst)) {
+    if (!this.#users.has(dst) && !this.#invited(dst)) {
       this.#answerOn(s, dst, frame.id, Code.UNKNOWN_USER);
       this.#log("info", "unknown-recipient", { user: s.name, dst, id: frame.id });
       return;
@@ -407,8 +592,10 @@ export class ServerCore {
     const inFlight = this.#pending.get(key);
     if (inFlight !== undefined) {
       // A resend of a message still in flight: its answer is on its way.
-      if (inFlight.dst === dst && inFlight.hash === hash) return;
-    } else {
+      if (inFlight.dst === dst && equalBytes(inFlight.payload, frame.payload)) return;
+    } else if (!s.legacy) {
+      // A seed-000 client never resends, and counts its ids from 0 at every start: a repeated
+      // (src, id) from it is a new message, so only our clients' resends are looked up.
       const code = this.#duplicateCode(s.name, dst, frame.id, hash, frame.payload);
       if (code !== undefined) {
         this.#answerOn(s, dst, frame.id, code);
@@ -433,7 +620,9 @@ export class ServerCore {
       src: s.name,
       dst,
       id: frame.id,
-      payload: frame.payload,
+      // Its own copy of the payload, kept until the ack: the frame is a view into a read
+      // buffer, which must not stay pinned for seconds. The received bytes go out at once.
+      payload: frame.payload.slice(),
       raw: frame.raw,
       rawOrder: s.order,
       hash,
@@ -447,6 +636,7 @@ export class ServerCore {
     to.pendingToMe++;
     if (to.draining) to.held.push(p);
     else this.#sendLive(p);
+    p.raw = undefined;
   }
 
   /** The answer already given for a resent message, if it is one. */
@@ -458,9 +648,8 @@ export class ServerCore {
     payload: Uint8Array,
   ): string | undefined {
     const recent = this.#recent.get(src)?.get(id);
-    if (recent !== undefined) {
-      const same = recent.dst === dst && (recent.hash === hash || recent.hash === ANY_PAYLOAD);
-      return same ? recent.code : undefined;
+    if (recent !== undefined && recent.dst === dst) {
+      if (recent.hash === hash || recent.hash === ANY_PAYLOAD) return recent.code;
     }
     if ((this.#counts.get(dst) ?? 0) > 0) {
       for (const m of this.#store.findMessages(src, id, dst)) {
@@ -495,8 +684,8 @@ export class ServerCore {
     if (p !== undefined && p.to === s) {
       this.#pending.delete(p.key);
       s.pendingToMe--;
-      const read = readCode(frame.payload);
-      const code = isCode(read) ? read : Code.DELIVERED;
+      // Any ACK from the recipient means delivered: it cannot speak for the server ("300", …).
+      const code = Code.DELIVERED;
       // The message becomes its own answer: it drops its bytes and is kept for resends.
       p.code = code;
       p.payload = EMPTY;
@@ -506,7 +695,7 @@ export class ServerCore {
       // B's ACK is byte for byte what A gets when it carries just the code in A's byte order.
       if (
         sender !== undefined && frame.raw !== undefined && sender.order === s.order &&
-        read === code && frame.payload.length === code.length
+        frame.payload.length === code.length && readCode(frame.payload) === code
       ) {
         if (!sender.closed) this.#outbox.send(sender.conn, frame.raw);
       } else if (sender !== undefined) this.#answerOn(sender, p.dst, p.id, code);
@@ -527,8 +716,10 @@ export class ServerCore {
     const newline = key.indexOf("\n");
     const src = key.slice(0, newline);
     const id = Number(key.slice(newline + 1));
-    this.#write(() => this.#store.deleteMessage(seq));
+    const freed = this.#write(() => this.#store.deleteMessage(seq));
     this.#counts.set(s.name, Math.max(0, (this.#counts.get(s.name) ?? 1) - 1));
+    const bytes = this.#bytes.get(s.name);
+    if (bytes !== undefined) this.#bytes.set(s.name, Math.max(0, bytes - freed));
     const recent = this.#recent.get(src)?.get(id);
     if (recent !== undefined && recent.dst === s.name) recent.code = Code.DELIVERED;
     this.#log("info", "stored-delivered", { src, dst: s.name, id });
@@ -569,6 +760,17 @@ export class ServerCore {
       this.#log("warn", "quota-full", { src: m.src, dst: m.dst, id: m.id, stored: count });
       return;
     }
+    let stored = this.#bytes.get(m.dst);
+    if (stored === undefined) {
+      stored = count === 0 ? 0 : this.#store.storedBytes(m.dst);
+      this.#bytes.set(m.dst, stored);
+    }
+    const bytes = stored + m.payload.length;
+    if (bytes > this.#limits.maxQueueBytes) {
+      this.#answerUser(m.src, m.dst, m.id, Code.QUOTA_FULL);
+      this.#log("warn", "quota-full", { src: m.src, dst: m.dst, id: m.id, bytes });
+      return;
+    }
     try {
       this.#write(() =>
         this.#store.putMessage({
@@ -590,6 +792,7 @@ export class ServerCore {
       return;
     }
     this.#counts.set(m.dst, count + 1);
+    this.#bytes.set(m.dst, bytes);
     this.#defer(() => {
       this.#remember(m.src, m.id, m.dst, m.hash, Code.STORED);
       this.#answerUser(m.src, m.dst, m.id, Code.STORED);
@@ -638,6 +841,8 @@ export class ServerCore {
           s.order,
         ),
       );
+      // Sending may have closed it (a full send queue): what was not handed over stays stored.
+      if (s.closed) return;
       if (s.legacy) {
         const ackKey = `${s.conn}\n${m.seq}`;
         this.#implicitAcks.set(ackKey, {
@@ -659,7 +864,7 @@ export class ServerCore {
         this.#answerOn(s, r.from, r.id, Code.DELIVERED);
         this.#write(() => this.#store.deleteReceipt(r.seq));
         // The receipt is gone from the store; a resend of that message must still not deliver.
-        this.#remember(s.name, r.id, r.from, ANY_PAYLOAD, Code.DELIVERED);
+        if (!s.legacy) this.#remember(s.name, r.id, r.from, ANY_PAYLOAD, Code.DELIVERED);
       }
       this.#owed.delete(s.name);
     }
@@ -680,6 +885,7 @@ export class ServerCore {
   #drop(s: Session, reason: string, now: number, closeSocket: boolean): void {
     if (s.closed) return;
     s.closed = true;
+    this.#gate.cancel(s.conn);
     this.#sessions.delete(s.conn);
     if (s.name !== "" && this.#byName.get(s.name) === s) this.#byName.delete(s.name);
     if (s.pendingToMe > 0) {
@@ -790,6 +996,38 @@ export class ServerCore {
     return uid;
   }
 
+  /** Counts a login attempt against its address's bucket; over it: "423" and closed. */
+  #loginAllowed(s: Session, id: number, now: number): boolean {
+    if (this.#logins.take(ipOf(s.peer), now)) return true;
+    this.#reject(s, Code.TOO_MANY_LOGINS, id, "too many logins from this address", now);
+    return false;
+  }
+
+  /** Takes a token of the sender's message rate; over it, the message is answered "429". */
+  #withinRate(s: Session, frame: InboundFrame, now: number): boolean {
+    const limits = this.#limits;
+    s.rate ??= new TokenBucket(limits.msgBurst, limits.msgRate, now);
+    if (s.rate.take(now)) return true;
+    this.#answerOn(s, frame.dst, frame.id, Code.RATE_LIMITED);
+    if (now - s.limitedLogAt >= 1000) {
+      s.limitedLogAt = now;
+      this.#log("warn", "rate-limited", { conn: s.conn, user: s.name, rate: limits.msgRate });
+    }
+    return false;
+  }
+
+  #ping(s: Session, now: number): void {
+    s.pingedAt = now;
+    this.#pingId = (this.#pingId + 1) >>> 0;
+    this.#outbox.send(
+      s.conn,
+      encodeFrame(
+        { type: FrameType.PING, id: this.#pingId, src: "", dst: s.name, payload: EMPTY },
+        s.order,
+      ),
+    );
+  }
+
   #write<T>(fn: () => T): T {
     if (!this.#dirty) {
       this.#store.begin();
@@ -801,15 +1039,6 @@ export class ServerCore {
   #defer(ok: () => void, fail: () => void): void {
     this.#deferred.push({ ok, fail });
   }
-}
-
-function isCode(text: string): boolean {
-  if (text.length !== 3) return false;
-  for (let i = 0; i < 3; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 48 || c > 57) return false;
-  }
-  return true;
 }
 
 function fnv1a(bytes: Uint8Array): number {

@@ -69,8 +69,23 @@ class FailingStore implements Store {
   addUser(name: string, now: number) {
     this.#inner.addUser(name, now);
   }
+  account(name: string) {
+    return this.#inner.account(name);
+  }
+  setAccount(name: string, hash: string, now: number) {
+    this.#inner.setAccount(name, hash, now);
+  }
+  deleteAccount(name: string) {
+    this.#inner.deleteAccount(name);
+  }
+  accounts() {
+    return this.#inner.accounts();
+  }
   counts() {
     return this.#inner.counts();
+  }
+  storedBytes(dst: string) {
+    return this.#inner.storedBytes(dst);
   }
   putMessage(message: Parameters<Store["putMessage"]>[0]) {
     return this.#inner.putMessage(message);
@@ -82,7 +97,7 @@ class FailingStore implements Store {
     return this.#inner.findMessages(src, id, dst);
   }
   deleteMessage(seq: number) {
-    this.#inner.deleteMessage(seq);
+    return this.#inner.deleteMessage(seq);
   }
   putReceipt(owner: string, from: string, id: number) {
     return this.#inner.putReceipt(owner, from, id);
@@ -300,7 +315,7 @@ Deno.test("ServerCore.frame() relays the recipient's ACK with the code up to its
   assert.deepEqual(h.stored("bob"), []);
 });
 
-Deno.test("ServerCore.frame() relays a 3-digit code as is and anything else as 200", () => {
+Deno.test("ServerCore.frame() relays any ACK from the recipient as 200: it cannot forge a code", () => {
   const h = new Harness();
   h.login(1, "alice");
   h.login(2, "bob");
@@ -315,7 +330,7 @@ Deno.test("ServerCore.frame() relays a 3-digit code as is and anything else as 2
   h.ack(2, "bob", "alice", 4, "abc", 1);
   h.ack(2, "bob", "alice", 5, "200", 1);
   assert.deepEqual(h.take(1), [
-    ACK(1, "bob", "alice", "404"),
+    ACK(1, "bob", "alice", "200"),
     ACK(2, "bob", "alice", "200"),
     ACK(3, "bob", "alice", "200"),
     ACK(4, "bob", "alice", "200"),
@@ -915,11 +930,13 @@ Deno.test("ServerCore answers PING with PONG, same id and payload", () => {
   assert.equal(h.isClosed(1), false);
 });
 
-Deno.test("ServerCore answers reserved type 7 with 501 and keeps the connection", () => {
+Deno.test("ServerCore answers reserved types 8-15 and a client's TIMED with 501, keeping the connection", () => {
   const h = new Harness();
   h.login(1, "alice");
-  h.frame(1, { type: 7, id: 21, src: "alice", dst: "bob", payload: text("?") }, 0);
-  assert.deepEqual(h.take(1), [ACK(21, "", "alice", "501")]);
+  for (const type of [7, 8, 11, 15]) {
+    h.frame(1, { type, id: 20 + type, src: "alice", dst: "bob", payload: text("?") }, 0);
+    assert.deepEqual(h.take(1), [ACK(20 + type, "", "alice", "501")], `type ${type}`);
+  }
   assert.equal(h.isClosed(1), false);
   h.frame(1, { type: 4, id: 22, src: "alice", dst: "", payload: new Uint8Array() }, 1);
   assert.deepEqual(h.take(1), [seen(FrameType.PONG, 22, "", "alice")]);
@@ -959,7 +976,7 @@ Deno.test("ServerCore forwards the received bytes between two little-endian peer
   h.login(1, "alice", 0, "le");
   h.login(2, "bob", 0, "le");
   const raw = h.msg(1, "alice", "bob", 3, "same order", 0);
-  assert.equal(h.bytesTo(2).at(-1), raw);
+  assert.deepEqual(h.bytesTo(2).at(-1), raw);
 });
 
 Deno.test("ServerCore hands stored messages to a little-endian legacy session little-endian", () => {
@@ -1147,4 +1164,63 @@ Deno.test("ServerCore sends no TIMED frame to a client that did not ask", () => 
   h.msg(1, "alice", "bob", 7, "first", 1000);
   h.core.commit(1000);
   assert.deepEqual(h.login(3, "bob", 2000), [OFFLINE(7, "alice", "bob", "first")]);
+});
+
+Deno.test("ServerCore delivers a restarted seed client's reused id even with a receipt owed for it", () => {
+  const h = new Harness();
+  h.known(2, "bob");
+  h.open(1);
+  h.msg(1, "seed", "bob", 0, "one", 0);
+  h.core.commit(0);
+  assert.deepEqual(h.take(1), [ACK(0, "bob", "seed", "300")]);
+  h.core.closed(1, 1);
+  assert.deepEqual(h.login(3, "bob", 2), [OFFLINE(0, "seed", "bob", "one")]);
+  h.ack(3, "bob", "seed", 0, "200", 3);
+  h.core.commit(3);
+  // The seed client starts again: its receipt comes at its bind, then its new id 0.
+  h.open(4, 4);
+  h.msg(4, "seed", "bob", 0, "two", 4);
+  h.core.commit(4);
+  assert.deepEqual(h.take(3), [MSG(0, "seed", "bob", "two")]);
+  h.ack(3, "bob", "seed", 0, "200", 5);
+  assert.deepEqual(h.take(4), [ACK(0, "bob", "seed", "200"), ACK(0, "bob", "seed", "200")]);
+});
+
+Deno.test("ServerCore recognises a resend even after the same id went to another recipient", () => {
+  const h = new Harness();
+  h.known(2, "bob");
+  h.known(3, "carol");
+  h.login(1, "alice");
+  h.msg(1, "alice", "bob", 5, "x", 0);
+  h.msg(1, "alice", "carol", 5, "y", 0);
+  h.core.commit(0);
+  h.msg(1, "alice", "bob", 5, "x", 1);
+  h.core.commit(1);
+  assert.deepEqual(h.take(1), [
+    ACK(5, "bob", "alice", "300"),
+    ACK(5, "carol", "alice", "300"),
+    ACK(5, "bob", "alice", "300"),
+  ]);
+  assert.deepEqual(h.stored("bob"), ["alice#5:x"], "one copy");
+});
+
+Deno.test("ServerCore keeps what a legacy drain had not handed over when sending closed the session", () => {
+  const h = new Harness();
+  h.known(2, "bob");
+  h.login(1, "alice");
+  for (let id = 1; id <= 3; id++) h.msg(1, "alice", "bob", id, `m${id}`, 0);
+  h.core.commit(0);
+  // bob's send queue overflows at his first type-2 frame: the I/O layer closes him at once.
+  const send = h.outbox.send.bind(h.outbox);
+  h.outbox.send = (conn, bytes) => {
+    send(conn, bytes);
+    if (conn === 3) h.core.closed(3, 1, "slow reader");
+  };
+  h.open(3, 1);
+  h.msg(3, "bob", "alice", 9, "hi", 1);
+  h.core.commit(1);
+  h.core.tick(10_000);
+  h.core.commit(10_000);
+  assert.deepEqual(h.stored("bob"), ["alice#1:m1", "alice#2:m2", "alice#3:m3"]);
+  assert.deepEqual(h.take(1).filter((f) => f.payload === "200" && f.id !== 9), [], "no receipts");
 });

@@ -13,17 +13,29 @@ export const Code = {
   UNAUTHORIZED: "401",
   /** The frame's src is not the name this connection logged in with. */
   FORBIDDEN: "403",
+  /** No login (HELLO or a seed-000 first frame) within the login timeout: closed. */
+  LOGIN_TIMEOUT: "408",
   /** The recipient has never logged in: nothing was stored. */
   UNKNOWN_USER: "404",
   /** The name is held by another live connection. */
   NAME_IN_USE: "409",
   /** The frame's length field exceeds 1024. */
   TOO_LARGE: "413",
+  /** Too many connections from this IP address at once: refused at accept. */
+  TOO_MANY_CONNECTIONS_FROM_IP: "421",
+  /** Too many logins from this IP address in the last minute: closed; try again later. */
+  TOO_MANY_LOGINS: "423",
+  /** The sender exceeded its message rate: this message was dropped (neither delivered nor stored). */
+  RATE_LIMITED: "429",
+  /** An idle session did not answer the server's PING within the ping timeout: closed. */
+  IDLE_TIMEOUT: "440",
   /** The server could not store the message (a storage error); nothing was kept. */
   SERVER_ERROR: "500",
   /** A reserved frame type that this server does not implement yet. */
   NOT_IMPLEMENTED: "501",
-  /** The recipient's stored-message quota is full: nothing was stored. */
+  /** The server has as many connections as it allows: refused at accept. */
+  SERVER_FULL: "503",
+  /** The recipient's stored-message quota (count or bytes) is full: nothing was stored. */
   QUOTA_FULL: "507",
 } as const;
 

@@ -23,13 +23,13 @@ export interface FrameDecoderOptions {
 /**
  * An incremental, push-based frame decoder for one connection. `push(chunk)` yields the whole
  * frames the chunk completes and keeps any partial frame; it never holds more than one maximum
- * frame. Each frame owns its bytes (`raw`), so chunks may be reused by the caller.
+ * frame of its own. Each frame owns a copy of its bytes (`raw`), so chunks may be reused by the
+ * caller, unless the decoder was made with `views: true`.
  *
  * @example
  * ```ts
  * import { FrameDecoder } from "./decoder.ts";
  * import { encodeFrame } from "./frame.ts";
-import { NameCache } from "./username.ts";
  * const decoder = new FrameDecoder();
  * const bytes = encodeFrame({ type: 3, id: 0, src: "alice", dst: "", payload: new Uint8Array() });
  * [...decoder.push(bytes.subarray(0, 5))]; // []

@@ -182,13 +182,14 @@ Deno.test("FrameDecoder.order is detected from the first frame and then kept", (
   assert.deepEqual(out.map(summary), [summary(frame(2, "x".repeat(258 - 24)))]);
 });
 
-Deno.test("FrameDecoder.order picks big-endian for the ambiguous type-0 length 258", () => {
-  const bytes = encodeFrame(frame(1, "y".repeat(258 - 24)));
+Deno.test("FrameDecoder.order picks little-endian for the ambiguous type-0 length bytes 01 02", () => {
+  // 513 bytes little-endian: the same first bytes as a 258-byte big-endian frame.
+  const bytes = encodeFrame(frame(1, "y".repeat(513 - 24)), "le");
   assert.deepEqual([...bytes.subarray(0, 4)], [0x01, 0x02, 0x00, 0x00]);
   const decoder = new FrameDecoder();
   const out = [...decoder.push(bytes)];
-  assert.equal(decoder.order, "be");
-  assert.deepEqual(out.map((f) => f.payload.length), [234]);
+  assert.equal(decoder.order, "le");
+  assert.deepEqual(out.map((f) => f.payload.length), [489]);
 });
 
 Deno.test("FrameDecoder honours an order given in its options", () => {

@@ -192,11 +192,11 @@ Deno.test("detectByteOrder() picks little-endian when only that reading is plaus
   assert.equal(detectByteOrder(hex("0004 0f00")), "le"); // 1024, type 15
 });
 
-Deno.test("detectByteOrder() picks big-endian when both readings are plausible", () => {
+Deno.test("detectByteOrder() picks little-endian (the seed client's) when both readings are plausible", () => {
   // Type 0, bytes 01 02: 258 big-endian, 513 little-endian.
-  assert.equal(detectByteOrder(hex("0102 0000")), "be");
-  assert.equal(detectByteOrder(hex("0301 0000")), "be"); // 769 / 259
-  assert.equal(detectByteOrder(hex("0303 0000")), "be"); // 771 / 771
+  assert.equal(detectByteOrder(hex("0102 0000")), "le");
+  assert.equal(detectByteOrder(hex("0301 0000")), "le"); // 769 / 259
+  assert.equal(detectByteOrder(hex("0303 0000")), "le"); // 771 / 771
 });
 
 Deno.test("detectByteOrder() is not ambiguous when a length byte is 4: 01 04 is 260, not 1025", () => {

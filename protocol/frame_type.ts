@@ -24,6 +24,12 @@ export const FrameType = {
    * before each stored (type 2) message.
    */
   TIMED: 7,
+  /**
+   * Sent by the server to a connection whose name was taken over by a login with the right
+   * password, just before it closes that connection: payload = the reason as UTF-8. Clients
+   * MUST NOT reconnect by themselves after it.
+   */
+  TAKEOVER: 10,
 } as const;
 
 /** A frame type implemented by this version. */
@@ -38,8 +44,6 @@ export const ReservedType = {
   ROOM: 8,
   /** A chunk of a file or of a long message. */
   CHUNK: 9,
-  /** An authenticated login that replaces the connection holding the name. */
-  TAKEOVER: 10,
   /** History query. */
   HISTORY: 11,
 } as const;

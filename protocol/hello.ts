@@ -4,7 +4,7 @@ const decoder = new TextDecoder();
 /**
  * Reads the options of a HELLO payload: UTF-8 lines of `key` or `key=value`. Unknown keys are
  * ignored, so clients may ask for extensions a server does not know. Defined: `timed` (TIMED
- * frames before stored messages).
+ * frames before stored messages), `password` and `new-password` (credentials: password.ts).
  *
  * @example
  * ```ts

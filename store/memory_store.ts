@@ -1,4 +1,4 @@
-import type { Receipt, Store, StoredMessage } from "./store.ts";
+import type { Account, Receipt, Store, StoredMessage } from "./store.ts";
 
 /**
  * A `Store` in memory, for tests and for running without a data directory. Batches are applied
@@ -6,12 +6,14 @@ import type { Receipt, Store, StoredMessage } from "./store.ts";
  */
 export class MemoryStore implements Store {
   #users = new Map<string, number>();
+  #accounts = new Map<string, Account>();
   #messages = new Map<number, StoredMessage>();
   #receipts = new Map<number, Receipt>();
   #seq = 0;
   #snapshot:
     | {
       users: Map<string, number>;
+      accounts: Map<string, Account>;
       messages: Map<number, StoredMessage>;
       receipts: Map<number, Receipt>;
       seq: number;
@@ -24,6 +26,29 @@ export class MemoryStore implements Store {
 
   addUser(name: string, now: number): void {
     if (!this.#users.has(name)) this.#users.set(name, now);
+  }
+
+  account(name: string): Account | undefined {
+    const account = this.#accounts.get(name);
+    return account === undefined ? undefined : { ...account };
+  }
+
+  setAccount(name: string, hash: string, now: number): void {
+    this.#accounts.set(name, { hash, updatedAt: now });
+  }
+
+  deleteAccount(name: string): void {
+    this.#accounts.delete(name);
+  }
+
+  accounts(): string[] {
+    return [...this.#accounts.keys()].sort();
+  }
+
+  storedBytes(dst: string): number {
+    let bytes = 0;
+    for (const m of this.#messages.values()) if (m.dst === dst) bytes += m.payload.length;
+    return bytes;
   }
 
   counts(): Map<string, number> {
@@ -52,8 +77,10 @@ export class MemoryStore implements Store {
     );
   }
 
-  deleteMessage(seq: number): void {
+  deleteMessage(seq: number): number {
+    const bytes = this.#messages.get(seq)?.payload.length ?? 0;
     this.#messages.delete(seq);
+    return bytes;
   }
 
   putReceipt(owner: string, from: string, id: number): number {
@@ -86,6 +113,7 @@ export class MemoryStore implements Store {
   begin(): void {
     this.#snapshot ??= {
       users: new Map(this.#users),
+      accounts: new Map(this.#accounts),
       messages: new Map(this.#messages),
       receipts: new Map(this.#receipts),
       seq: this.#seq,
@@ -99,6 +127,7 @@ export class MemoryStore implements Store {
   rollback(): void {
     if (this.#snapshot === undefined) return;
     this.#users = this.#snapshot.users;
+    this.#accounts = this.#snapshot.accounts;
     this.#messages = this.#snapshot.messages;
     this.#receipts = this.#snapshot.receipts;
     this.#seq = this.#snapshot.seq;

@@ -1,7 +1,8 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import type { Receipt, Store, StoredMessage } from "./store.ts";
+import type { Account, Receipt, Store, StoredMessage } from "./store.ts";
 
-const SCHEMA_VERSION = 1;
+/** 2 added `accounts`; a version-1 file gains the table when it is opened. */
+const SCHEMA_VERSION = 2;
 
 /** Options of `SqliteStore`. */
 export interface SqliteStoreOptions {
@@ -31,10 +32,14 @@ export class SqliteStore implements Store {
   #inBatch = false;
   #st: Record<
     | "addUser"
+    | "account"
+    | "setAccount"
+    | "deleteAccount"
     | "putMessage"
     | "messagesFor"
     | "findMessages"
     | "deleteMessage"
+    | "storedBytes"
     | "putReceipt"
     | "receiptsFor"
     | "hasReceipt"
@@ -69,11 +74,21 @@ export class SqliteStore implements Store {
         msg_id INTEGER NOT NULL
       );
       CREATE INDEX IF NOT EXISTS receipts_by_owner ON receipts (owner, sender, msg_id);
+      CREATE TABLE IF NOT EXISTS accounts (
+        name TEXT PRIMARY KEY,
+        hash TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
       PRAGMA user_version = ${SCHEMA_VERSION};
     `);
     const prepare = (sql: string) => this.#db.prepare(sql);
     this.#st = {
       addUser: prepare("INSERT OR IGNORE INTO users (name, created_at) VALUES (?, ?)"),
+      account: prepare("SELECT hash, updated_at FROM accounts WHERE name = ?"),
+      setAccount: prepare(
+        "INSERT OR REPLACE INTO accounts (name, hash, updated_at) VALUES (?, ?, ?)",
+      ),
+      deleteAccount: prepare("DELETE FROM accounts WHERE name = ?"),
       putMessage: prepare(
         "INSERT INTO messages (dst, src, msg_id, sent_at, payload) VALUES (?, ?, ?, ?, ?)",
       ),
@@ -83,7 +98,10 @@ export class SqliteStore implements Store {
       findMessages: prepare(
         "SELECT seq, src, dst, msg_id, sent_at, payload FROM messages WHERE src = ? AND msg_id = ? AND dst = ?",
       ),
-      deleteMessage: prepare("DELETE FROM messages WHERE seq = ?"),
+      storedBytes: prepare(
+        "SELECT coalesce(sum(length(payload)), 0) AS n FROM messages WHERE dst = ?",
+      ),
+      deleteMessage: prepare("DELETE FROM messages WHERE seq = ? RETURNING length(payload) AS n"),
       putReceipt: prepare("INSERT INTO receipts (owner, sender, msg_id) VALUES (?, ?, ?)"),
       receiptsFor: prepare(
         "SELECT seq, owner, sender, msg_id FROM receipts WHERE owner = ? ORDER BY seq",
@@ -101,6 +119,29 @@ export class SqliteStore implements Store {
 
   addUser(name: string, now: number): void {
     this.#st.addUser.run(name, now);
+  }
+
+  account(name: string): Account | undefined {
+    const row = this.#st.account.get(name);
+    if (row === undefined) return undefined;
+    return { hash: String(row.hash), updatedAt: Number(row.updated_at) };
+  }
+
+  setAccount(name: string, hash: string, now: number): void {
+    this.#st.setAccount.run(name, hash, now);
+  }
+
+  deleteAccount(name: string): void {
+    this.#st.deleteAccount.run(name);
+  }
+
+  accounts(): string[] {
+    return this.#db.prepare("SELECT name FROM accounts").all().map((row) => String(row.name))
+      .sort();
+  }
+
+  storedBytes(dst: string): number {
+    return Number(this.#st.storedBytes.get(dst)?.n ?? 0);
   }
 
   counts(): Map<string, number> {
@@ -132,8 +173,9 @@ export class SqliteStore implements Store {
     return this.#st.findMessages.all(src, id, dst).map(toMessage);
   }
 
-  deleteMessage(seq: number): void {
-    this.#st.deleteMessage.run(seq);
+  deleteMessage(seq: number): number {
+    const row = this.#st.deleteMessage.get(seq);
+    return row === undefined ? 0 : Number(row.n);
   }
 
   putReceipt(owner: string, from: string, id: number): number {
@@ -172,14 +214,15 @@ export class SqliteStore implements Store {
 
   commit(): void {
     if (!this.#inBatch) return;
-    this.#inBatch = false;
+    // If COMMIT fails the transaction is still open: rollback() must still see the batch.
     this.#db.exec("COMMIT");
+    this.#inBatch = false;
   }
 
   rollback(): void {
     if (!this.#inBatch) return;
     this.#inBatch = false;
-    this.#db.exec("ROLLBACK");
+    if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
   }
 
   close(): void {

@@ -26,26 +26,45 @@ export interface Receipt {
   id: number;
 }
 
+/** A name's account: the password that opens it. */
+export interface Account {
+  /** The password hash, with its algorithm and parameters (see auth/password.ts). */
+  hash: string;
+  /** When the password was set, in ms since the Unix epoch. */
+  updatedAt: number;
+}
+
 /**
- * Where the server keeps what must survive a restart: the known users, the stored messages and
- * the owed receipts. Writes are grouped: `begin()` opens a batch (if none is open) and `commit()`
- * makes every write since durable at once; reads see uncommitted writes.
+ * Where the server keeps what must survive a restart: the known users, the accounts (password
+ * hashes), the stored messages and the owed receipts. Writes are grouped: `begin()` opens a
+ * batch (if none is open) and `commit()` makes every write since durable at once; reads see
+ * uncommitted writes.
  */
 export interface Store {
   /** Every user who ever logged in. */
   users(): string[];
   /** Records that `name` logged in. */
   addUser(name: string, now: number): void;
+  /** The account of `name`, if it has a password. */
+  account(name: string): Account | undefined;
+  /** Sets (creates or replaces) the password hash of `name`. */
+  setAccount(name: string, hash: string, now: number): void;
+  /** Deletes the account of `name` (no error if it has none); the user stays known. */
+  deleteAccount(name: string): void;
+  /** The names that have an account, sorted. */
+  accounts(): string[];
   /** How many messages each recipient has stored (recipients with none may be absent). */
   counts(): Map<string, number>;
+  /** How many payload bytes `dst` has stored. */
+  storedBytes(dst: string): number;
   /** Stores a message; returns its seq. */
   putMessage(message: Omit<StoredMessage, "seq">): number;
   /** Up to `limit` messages for `dst` with seq above `after`, oldest first. */
   messagesFor(dst: string, after: number, limit: number): StoredMessage[];
   /** A stored message from `src` to `dst` with messageId `id`, if any. */
   findMessages(src: string, id: number, dst: string): StoredMessage[];
-  /** Deletes a stored message (no error if it is gone). */
-  deleteMessage(seq: number): void;
+  /** Deletes a stored message (no error if it is gone); returns its payload bytes (0 if gone). */
+  deleteMessage(seq: number): number;
   /** Records a receipt owed to `owner`; returns its seq. */
   putReceipt(owner: string, from: string, id: number): number;
   /** How many receipts each owner is owed (owners owed none may be absent). */

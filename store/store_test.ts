@@ -76,6 +76,48 @@ function storeContract(name: string, open: () => StoreFixture): void {
     assert.deepEqual(store.users().sort(), ["alice", "ёжик", "😀😀"].sort());
   });
 
+  test("accounts() is empty for a new store and account() finds nothing", (store) => {
+    assert.deepEqual(store.accounts(), []);
+    assert.equal(store.account("alice"), undefined);
+  });
+
+  test("setAccount() creates and replaces a name's hash; accounts() lists the names", (store) => {
+    store.setAccount("bob", "scrypt$a", 10);
+    store.setAccount("alice", "scrypt$b", 11);
+    store.setAccount("ёжик", "scrypt$c", 12);
+    assert.deepEqual(store.account("bob"), { hash: "scrypt$a", updatedAt: 10 });
+    store.setAccount("bob", "scrypt$d", 13);
+    assert.deepEqual(store.account("bob"), { hash: "scrypt$d", updatedAt: 13 });
+    assert.deepEqual(store.accounts(), ["alice", "bob", "ёжик"]);
+    // An account is not a login: the known users are kept apart.
+    assert.deepEqual(store.users(), []);
+  });
+
+  test("deleteAccount() removes one account and ignores a missing name", (store) => {
+    store.setAccount("alice", "h1", 1);
+    store.setAccount("bob", "h2", 2);
+    store.deleteAccount("alice");
+    store.deleteAccount("alice");
+    store.deleteAccount("nobody");
+    assert.equal(store.account("alice"), undefined);
+    assert.deepEqual(store.accounts(), ["bob"]);
+  });
+
+  test("rollback() drops account writes of the batch", (store) => {
+    store.begin();
+    store.setAccount("alice", "h1", 1);
+    store.setAccount("carol", "h3", 1);
+    store.commit();
+    store.begin();
+    store.setAccount("alice", "changed", 2);
+    store.setAccount("bob", "h2", 2);
+    store.deleteAccount("carol");
+    assert.equal(store.account("alice")?.hash, "changed");
+    store.rollback();
+    assert.deepEqual(store.account("alice"), { hash: "h1", updatedAt: 1 });
+    assert.deepEqual(store.accounts(), ["alice", "carol"]);
+  });
+
   test("putMessage() returns increasing seqs and keeps every field", (store) => {
     const payload = new Uint8Array(1000).map((_, i) => (i * 7) % 256);
     const a = store.putMessage({ src: "ёжик", dst: "bob", id: 0xffffffff, sentAt: 42, payload });
@@ -126,6 +168,18 @@ function storeContract(name: string, open: () => StoreFixture): void {
     store.deleteMessage(seq);
     assert.equal(store.counts().get("bob"), 2);
     assert.equal(store.counts().get("carol") ?? 0, 0);
+  });
+
+  test("storedBytes() sums a recipient's stored payload bytes; deleteMessage() returns them", (store) => {
+    const a = store.putMessage(message("alice", "bob", 1, "x".repeat(10)));
+    store.putMessage(message("carol", "bob", 2, "ё")); // 2 bytes of UTF-8
+    store.putMessage(message("alice", "carol", 3, ""));
+    assert.equal(store.storedBytes("bob"), 12);
+    assert.equal(store.storedBytes("carol"), 0);
+    assert.equal(store.storedBytes("dave"), 0);
+    assert.equal(store.deleteMessage(a), 10);
+    assert.equal(store.deleteMessage(a), 0, "a message already gone frees nothing");
+    assert.equal(store.storedBytes("bob"), 2);
   });
 
   test("findMessages() matches src, id and dst exactly, every copy", (store) => {
@@ -355,5 +409,65 @@ Deno.test("SqliteStore.putMessage() never reuses a seq after a reopen, even of a
     assert.deepEqual(store.messagesFor("bob", 0, 10).map((m) => m.id), [1, 3]);
   } finally {
     store.close();
+  }
+});
+
+Deno.test("SqliteStore keeps committed accounts across a reopen", () => {
+  using file = sqliteFile();
+  {
+    const store = new SqliteStore(file.path);
+    store.begin();
+    store.setAccount("alice", "scrypt$N=16384,r=8,p=1$c2FsdA==$aGFzaA==", 5);
+    store.commit();
+    store.close();
+  }
+  const store = new SqliteStore(file.path);
+  try {
+    assert.deepEqual(store.account("alice"), {
+      hash: "scrypt$N=16384,r=8,p=1$c2FsdA==$aGFzaA==",
+      updatedAt: 5,
+    });
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("SqliteStore upgrades a version-1 file: its data stays, accounts work", () => {
+  using file = sqliteFile();
+  {
+    // The schema of version 1, as an existing data directory has it.
+    const db = new DatabaseSync(file.path);
+    db.exec(`
+      PRAGMA journal_mode = WAL;
+      CREATE TABLE users (name TEXT PRIMARY KEY, created_at INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE TABLE messages (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, dst TEXT NOT NULL, src TEXT NOT NULL,
+        msg_id INTEGER NOT NULL, sent_at INTEGER NOT NULL, payload BLOB NOT NULL
+      );
+      CREATE TABLE receipts (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, owner TEXT NOT NULL, sender TEXT NOT NULL,
+        msg_id INTEGER NOT NULL
+      );
+      INSERT INTO users VALUES ('alice', 1), ('bob', 2);
+      INSERT INTO messages (dst, src, msg_id, sent_at, payload) VALUES ('bob', 'alice', 7, 3, x'6869');
+      PRAGMA user_version = 1;
+    `);
+    db.close();
+  }
+  const store = new SqliteStore(file.path);
+  try {
+    assert.deepEqual(store.users().sort(), ["alice", "bob"]);
+    assert.deepEqual(store.messagesFor("bob", 0, 10).map(brief), ["alice->bob#7:hi"]);
+    assert.deepEqual(store.accounts(), []);
+    store.setAccount("bob", "h", 4);
+    assert.equal(store.account("bob")?.hash, "h");
+  } finally {
+    store.close();
+  }
+  const reader = new DatabaseSync(file.path);
+  try {
+    assert.equal(Number(reader.prepare("PRAGMA user_version").get()!.user_version), 2);
+  } finally {
+    reader.close();
   }
 });

@@ -71,6 +71,16 @@ export async function connect(port: number, options: ConnectOptions = {}): Promi
   return new TestClient(conn, options);
 }
 
+/** Connects over TLS to the server on 127.0.0.1:`port`, trusting the CA certificate `ca` (PEM). */
+export async function connectTls(
+  port: number,
+  ca: string,
+  options: ConnectOptions = {},
+): Promise<TestClient> {
+  const conn = await Deno.connectTls({ hostname: "127.0.0.1", port, caCerts: [ca] });
+  return new TestClient(conn, options);
+}
+
 /** One test connection. `await using` closes it and waits for its reader to stop. */
 export class TestClient implements AsyncDisposable {
   /** The name used as `src` (set by `hello()`). */
@@ -79,7 +89,7 @@ export class TestClient implements AsyncDisposable {
   readonly order: ByteOrder;
   /** Every frame received, in arrival order. */
   readonly received: Frame[] = [];
-  #conn: Deno.TcpConn;
+  #conn: Deno.TcpConn | Deno.TlsConn;
   #autoAck: boolean;
   #legacy: boolean;
   #inbox: Frame[] = [];
@@ -92,7 +102,7 @@ export class TestClient implements AsyncDisposable {
   #closed = false;
   #pingId = 0xfff00000;
 
-  constructor(conn: Deno.TcpConn, options: ConnectOptions) {
+  constructor(conn: Deno.TcpConn | Deno.TlsConn, options: ConnectOptions) {
     this.#conn = conn;
     this.order = options.order ?? "be";
     this.#autoAck = options.autoAck ?? false;

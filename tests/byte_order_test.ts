@@ -140,16 +140,16 @@ serverTest(
 );
 
 serverTest(
-  "serve: a first frame that reads plausibly in both orders is taken as big-endian",
+  "serve: a seed client's first frame that reads plausibly in both orders is taken as little-endian",
   async () => {
     await using server = await start();
     await using bob = await login(server.port, "bob", { autoAck: true });
-    // No HELLO; a type-0 frame of length 257 (bytes 01 01 00 00): little-endian would also read as
-    // a plausible header (length 257, type 0). Big-endian wins, so this big-endian client works.
-    await using be = await connect(server.port, { name: "bigend" });
-    const payload = "x".repeat(257 - 24);
-    assert.equal(await be.request("bob", 1, payload), "200");
+    // No HELLO; a type-0 frame of length 513, little-endian bytes 01 02 00 00: big-endian would
+    // also read a plausible header (length 258, type 0). Little-endian wins: the seed client works.
+    await using seed = await connect(server.port, { order: "le", legacy: true, name: "seed" });
+    const payload = "x".repeat(513 - 24);
+    assert.equal(await seed.request("bob", 1, payload), "200");
     const m = bob.received.find((f) => f.type === FrameType.MSG)!;
-    assert.deepEqual([m.src, text(m).length], ["bigend", 233]);
+    assert.deepEqual([m.src, text(m).length], ["seed", 489]);
   },
 );

@@ -24,6 +24,18 @@ serverTest("tinychat serve --port nope exits 2 with one line on stderr", async (
   assert.match(lines[0]!, /port/);
 });
 
+serverTest(
+  "tinychat serve --ack-timeout beyond 24h exits 2: a timer could not wait that long",
+  async () => {
+    const { code, stderr } = await run(["serve", "--ack-timeout", "25d"]);
+    assert.equal(code, 2);
+    const { code: code2, stderr: stderr2 } = await run(["serve", "--ack-timeout", "25h"]);
+    assert.equal(code2, 2);
+    assert.match(stderr2, /ack-timeout.*24h/);
+    assert.equal(stderr.trimEnd().split("\n").length, 1, `stderr: ${stderr}`);
+  },
+);
+
 serverTest("tinychat serve with an unknown flag exits 2 with one line on stderr", async () => {
   const { code, stderr } = await run(["serve", "--no-such-flag"]);
   assert.equal(code, 2);

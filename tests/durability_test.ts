@@ -26,14 +26,16 @@ serverTest(
       assert.equal(status.signal, "SIGKILL");
     }
     await using server = await start({ dataDir: dir.path });
+    await using alice = await login(server.port, "alice");
     await using bob = await login(server.port, "bob", { autoAck: true });
     const stored = await bob.nextMany(count, (f) => f.type === FrameType.OFFLINE, 20_000);
     assert.deepEqual(stored.map((f) => f.id), Array.from({ length: count }, (_, id) => id));
     assert.deepEqual(stored.map(text), Array.from({ length: count }, (_, id) => `durable ${id}`));
     await bob.sync();
     assert.equal(bob.received.filter((f) => f.type === FrameType.OFFLINE).length, count);
-    // Acknowledged means gone: after another kill -9, the next login gets none of them.
-    await bob.sync();
+    // Acknowledged means gone: alice's late receipts go out only once the deletes are on disk,
+    // so after another kill -9 the next login gets none of them.
+    await alice.nextMany(count, (f) => f.type === FrameType.ACK && f.src === "bob", 20_000);
     server.kill("SIGKILL");
     await server.waitExit();
     await using again = await start({ dataDir: dir.path });
@@ -116,6 +118,9 @@ serverTest(
       await using bob = await login(server.port, "bob");
       await bob.ack(await bob.next((f) => f.type === FrameType.OFFLINE));
       await server.waitForLog(/stored-delivered .*id=12/);
+      // The ack's batch commits at the end of the turn that read it, before the server reads
+      // anything else; the second PING is sent only after the first PONG, so its PONG proves it.
+      await bob.sync();
       await bob.sync();
       server.kill("SIGKILL");
       await server.waitExit();

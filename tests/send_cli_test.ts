@@ -260,3 +260,34 @@ serverTest(
     ]);
   },
 );
+
+serverTest(
+  "tinychat send delivers the same text each time even from runs with no shared --state",
+  async () => {
+    await using server = await start();
+    await using bob = await receiver(server.port, "bob");
+    const ids: number[] = [];
+    for (let run = 0; run < 3; run++) {
+      // A CI job on a fresh machine: a new, empty state directory every time.
+      await using state = await tempDir();
+      const result = await send([
+        "--user",
+        "ci",
+        "--to",
+        "bob",
+        "--port",
+        String(server.port),
+        "--state",
+        state.path,
+        "--json",
+        "build green",
+      ]);
+      assert.equal(result.code, 0, describe(result));
+      const event = JSON.parse(result.stdout);
+      assert.equal(event.fate, "delivered");
+      ids.push(event.id);
+    }
+    assert.deepEqual(bob.texts.map((t) => t.text), ["build green", "build green", "build green"]);
+    assert.equal(new Set(ids).size, 3);
+  },
+);

@@ -1,0 +1,67 @@
+import assert from "node:assert/strict";
+import { parseServeArgs } from "./serve.ts";
+import { UsageError } from "./usage_error.ts";
+
+Deno.test("parseServeArgs() gives no limits and no TLS by default: the server's defaults apply", () => {
+  const command = parseServeArgs([]);
+  assert.deepEqual(command.limits, {});
+  assert.equal(command.tls, undefined);
+});
+
+Deno.test("parseServeArgs() reads every limit flag with its unit", () => {
+  const command = parseServeArgs([
+    "--max-connections",
+    "200",
+    "--max-connections-per-ip",
+    "20",
+    "--login-rate",
+    "30",
+    "--msg-rate",
+    "5",
+    "--msg-burst",
+    "40",
+    "--login-timeout",
+    "30s",
+    "--idle-timeout",
+    "2m",
+    "--ping-timeout",
+    "20s",
+    "--max-queue-bytes",
+    "10MiB",
+  ]);
+  assert.deepEqual(command.limits, {
+    maxConnections: 200,
+    maxConnectionsPerIp: 20,
+    loginsPerMinute: 30,
+    msgRate: 5,
+    msgBurst: 40,
+    loginTimeoutMs: 30_000,
+    idleTimeoutMs: 120_000,
+    pingTimeoutMs: 20_000,
+    maxQueueBytes: 10 * 1024 * 1024,
+  });
+});
+
+Deno.test("parseServeArgs() reads --tls-cert and --tls-key, which go together", () => {
+  const command = parseServeArgs(["--tls-cert", "/c.pem", "--tls-key", "/k.pem"]);
+  assert.deepEqual(command.tls, { certFile: "/c.pem", keyFile: "/k.pem" });
+  assert.throws(() => parseServeArgs(["--tls-cert", "/c.pem"]), /go together/);
+  assert.throws(() => parseServeArgs(["--tls-key", "/k.pem"]), UsageError);
+});
+
+Deno.test("parseServeArgs() rejects a bad limit with a one-line UsageError", () => {
+  const cases: [string[], RegExp][] = [
+    [["--msg-rate", "0"], /--msg-rate: "0" is not a whole number/],
+    [["--max-connections", "lots"], /--max-connections/],
+    [["--login-timeout", "soon"], /--login-timeout: "soon" is not a duration/],
+    [["--max-queue-bytes", "big"], /--max-queue-bytes/],
+  ];
+  for (const [args, message] of cases) {
+    assert.throws(() => parseServeArgs(args), (error: Error) => {
+      assert.ok(error instanceof UsageError);
+      assert.match(error.message, message);
+      assert.ok(!error.message.includes("\n"));
+      return true;
+    });
+  }
+});
