@@ -746,11 +746,15 @@ function loginProblem(code: string, user: string, withPassword: boolean): string
     case Code.NAME_IN_USE:
       return `"${user}" is logged in elsewhere (409: name in use)`;
     case Code.SERVER_FULL:
-      return "the server has too many connections (503): try again later";
+      return withPassword
+        ? "the server is busy (503: too many connections or password checks): try again later"
+        : "the server has too many connections (503): try again later";
     case Code.TOO_MANY_CONNECTIONS_FROM_IP:
       return "too many connections from this address (421): close some, or try again later";
     case Code.TOO_MANY_LOGINS:
-      return "too many logins from this address (423): try again in a minute";
+      return withPassword
+        ? "too many logins or password attempts (423: from this address, or for this name): try again in a minute"
+        : "too many logins from this address (423): try again in a minute";
     default:
       return `the server refused the login (${code})`;
   }

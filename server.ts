@@ -1,4 +1,10 @@
-import { type ConnId, type CoreLogger, type LogLevel, ServerCore } from "./core/server_core.ts";
+import {
+  type CommitTicket,
+  type ConnId,
+  type CoreLogger,
+  type LogLevel,
+  ServerCore,
+} from "./core/server_core.ts";
 import {
   Code,
   codePayload,
@@ -56,6 +62,12 @@ export interface TinychatServer extends AsyncDisposable {
 
 const LEVELS: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 const MIN_READ = 512;
+/**
+ * The buffer of a connection's first two reads: its login, and the wait after it, which is all
+ * a connection that logs in and stays idle ever holds. A frame of 100 bytes of payload fits; once
+ * the connection talks, reads are at least `MIN_READ` (smaller ones cost a busy peer throughput).
+ */
+const LOGIN_READ = 128;
 const ACCEPT_RETRY_MS = 100;
 /** How long a closing connection may take to write what was queued for it. */
 const CLOSE_FLUSH_MS = 1000;
@@ -74,15 +86,23 @@ const MAX_READ = 64 * 1024;
 export async function serve(options: ServeOptions = {}): Promise<TinychatServer> {
   let store: Store;
   if (options.dataDir !== undefined) {
-    await Deno.mkdir(options.dataDir, { recursive: true });
-    store = new SqliteStore(`${options.dataDir}/tinychat.db`);
+    // Only the operator reads it: every stored message and the password hashes are there.
+    await Deno.mkdir(options.dataDir, { recursive: true, mode: 0o700 });
+    // Commits write the log; its sync runs off this thread, and answers wait for it (#sync).
+    store = new SqliteStore(`${options.dataDir}/tinychat.db`, { syncInBackground: true });
   } else {
     store = new MemoryStore();
   }
   const address = { hostname: options.hostname ?? "127.0.0.1", port: options.port ?? 9000 };
-  const listener = options.tls === undefined
-    ? Deno.listen(address)
-    : Deno.listenTls({ ...address, cert: options.tls.cert, key: options.tls.key });
+  let listener: Deno.TcpListener | Deno.TlsListener;
+  try {
+    listener = options.tls === undefined
+      ? Deno.listen(address)
+      : Deno.listenTls({ ...address, cert: options.tls.cert, key: options.tls.key });
+  } catch (error) {
+    store.close();
+    throw error;
+  }
   const server = new Server(listener, store, options);
   return server;
 }
@@ -105,9 +125,21 @@ class Server implements TinychatServer {
   #nextId = 1;
   #maxBuffered: number;
   #turnScheduled = false;
+  /** The group commit running with a store that syncs in the background (`#sync`). */
+  #syncing: Promise<void> | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closing: Promise<void> | undefined;
   #log: CoreLogger;
+  /** What connections tell the server: one object for all of them, none per connection. */
+  #connectionEvents: ConnectionEvents = {
+    writable: (id) => this.#event(() => this.#core.writable(id, Date.now())),
+    // Not from inside the core's send: the core learns of it once its current event is done.
+    slow: (id) =>
+      queueMicrotask(() => {
+        this.#core.closed(id, Date.now(), "slow reader: send queue full");
+        this.#afterEvents();
+      }),
+  };
 
   constructor(
     listener: Deno.TcpListener | Deno.TlsListener,
@@ -185,19 +217,11 @@ class Server implements TinychatServer {
       // The peer may already be gone; the read loop will see it.
     }
     const peer = `${socket.remoteAddr.hostname}:${socket.remoteAddr.port}`;
-    const conn = new Connection(id, socket, this.#maxBuffered, {
-      writable: () => this.#event(() => this.#core.writable(id, Date.now())),
-      // Not from inside the core's send: the core learns of it once its current event is done.
-      slow: () =>
-        queueMicrotask(() => {
-          this.#core.closed(id, Date.now(), "slow reader: send queue full");
-          this.#afterEvents();
-        }),
-    });
+    const conn = new Connection(id, socket, this.#maxBuffered, this.#connectionEvents);
     this.#conns.set(id, conn);
     this.#core.open(id, Date.now(), peer);
-    const serving = this.#tls ? this.#secure(conn) : this.#read(conn);
-    void serving.finally(() => this.#connections.close(ip));
+    // Each ends by uncounting the connection (`#connections.close`): no closure per connection.
+    void (this.#tls ? this.#secure(conn) : this.#read(conn));
   }
 
   /** Over a connection limit: "503" or "421" (big-endian, id 0), then closed; logged once a second. */
@@ -248,6 +272,7 @@ class Server implements TinychatServer {
       this.#afterEvents();
       await conn.closeAfterFlush();
       this.#conns.delete(conn.id);
+      this.#connections.close(conn.socket.remoteAddr.hostname);
       return;
     }
     await this.#read(conn);
@@ -257,7 +282,8 @@ class Server implements TinychatServer {
     // Frames are views into the chunk they came in: a chunk is never written again once read,
     // and the next read gets a fresh one sized by the last (small while the peer is idle).
     const decoder = new FrameDecoder({ views: true });
-    let size = MIN_READ;
+    let size = LOGIN_READ;
+    let reads = 0;
     let reason = "closed by peer";
     try {
       while (true) {
@@ -275,18 +301,13 @@ class Server implements TinychatServer {
           reason = "TLS handshake on a plain port (the client uses TLS; this server does not)";
           break;
         }
-        try {
-          for (const frame of decoder.push(buffer.subarray(0, n))) {
-            this.#core.frame(conn.id, frame, decoder.order ?? "be", now);
-          }
-        } catch (error) {
-          if (!(error instanceof FrameError)) throw error;
-          this.#core.malformed(conn.id, error.code, error.message, now, error.id);
+        if (!this.#frames(conn, decoder, buffer.subarray(0, n), now)) {
           reason = "";
           break;
         }
         this.#afterEvents();
-        size = Math.min(MAX_READ, Math.max(MIN_READ, n === size ? size * 2 : n * 2));
+        const least = ++reads < 2 ? LOGIN_READ : MIN_READ;
+        size = Math.min(MAX_READ, Math.max(least, n === size ? size * 2 : n * 2));
       }
     } catch (error) {
       reason = error instanceof Error ? error.message : String(error);
@@ -295,10 +316,38 @@ class Server implements TinychatServer {
     this.#afterEvents();
     await conn.closeAfterFlush();
     this.#conns.delete(conn.id);
+    this.#connections.close(conn.socket.remoteAddr.hostname);
   }
 
+  /**
+   * Hands the core the frames `chunk` completes; false when one was malformed (answered, and the
+   * connection is closing). Out of `#read`, so that the loop, which waits on an idle connection's
+   * read for minutes, does not keep the last frame, and with it the previous read buffer.
+   */
+  #frames(conn: Connection, decoder: FrameDecoder, chunk: Uint8Array, now: number): boolean {
+    try {
+      for (const frame of decoder.push(chunk)) {
+        this.#core.frame(conn.id, frame, decoder.order ?? "be", now);
+      }
+    } catch (error) {
+      if (!(error instanceof FrameError)) throw error;
+      this.#core.malformed(conn.id, error.code, error.message, now, error.id);
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * Runs an event that does not come from a connection's read loop (a password check's answer, a
+   * timer, a drained socket). The server never stops for a failure in one: it is logged, and
+   * the turn goes on for everyone else.
+   */
   #event(fn: () => void): void {
-    fn();
+    try {
+      fn();
+    } catch (error) {
+      this.#log("error", "event-failed", { error: String(error) });
+    }
     this.#afterEvents();
   }
 
@@ -307,7 +356,8 @@ class Server implements TinychatServer {
    * once everything ready now has been read (one commit for all of it); keep the timer armed.
    */
   #afterEvents(): void {
-    if (this.#core.needsCommit && !this.#turnScheduled) {
+    // While a sync runs, what the turns write joins the batch committed when it is done.
+    if (this.#core.needsCommit && !this.#turnScheduled && this.#syncing === undefined) {
       this.#turnScheduled = true;
       setImmediate(() => this.#endTurn());
     }
@@ -316,8 +366,54 @@ class Server implements TinychatServer {
 
   #endTurn(): void {
     this.#turnScheduled = false;
-    this.#core.commit(Date.now());
+    if (this.#store.sync !== undefined) {
+      if (this.#syncing === undefined) {
+        const ticket = this.#takeCommit();
+        if (ticket !== undefined) this.#syncing = this.#sync(ticket);
+      }
+    } else {
+      try {
+        this.#core.commit(Date.now());
+      } catch (error) {
+        this.#log("error", "commit-failed", { error: String(error) });
+      }
+    }
     this.#armTimer();
+  }
+
+  /**
+   * Group commit with a store that syncs off this thread: commits what was written since the
+   * last commit, and while its sync runs the event loop goes on, its turns writing the next
+   * batch; once the sync is done, sends what waited for it ("300" only once a message is on
+   * disk), and commits the next batch. One sync at a time, back to back while there is work.
+   */
+  async #sync(first: CommitTicket): Promise<void> {
+    try {
+      for (let ticket: CommitTicket | undefined = first; ticket !== undefined;) {
+        let durable = true;
+        try {
+          await this.#store.sync!();
+        } catch (error) {
+          durable = false;
+          this.#log("error", "store-sync-failed", { error: String(error) });
+        }
+        const synced = ticket;
+        this.#event(() => this.#core.release(synced, durable));
+        ticket = this.#takeCommit();
+      }
+    } finally {
+      this.#syncing = undefined;
+    }
+    this.#armTimer();
+  }
+
+  #takeCommit(): CommitTicket | undefined {
+    try {
+      return this.#core.takeCommit(Date.now());
+    } catch (error) {
+      this.#log("error", "commit-failed", { error: String(error) });
+      return undefined;
+    }
   }
 
   /** Arms the one timer for the core's earliest deadline. Deadlines only ever come later than
@@ -328,7 +424,7 @@ class Server implements TinychatServer {
     if (next === undefined) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      this.#core.tick(Date.now());
+      this.#event(() => this.#core.tick(Date.now()));
       this.#endTurn();
     }, Math.max(0, next - Date.now()));
   }
@@ -344,7 +440,9 @@ class Server implements TinychatServer {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     const now = Date.now();
     for (const id of this.#conns.keys()) this.#core.closed(id, now, "server shutting down");
+    // Every session is closed: what waits for these commits sends nothing. close() syncs.
     this.#core.commit(now);
+    await this.#syncing;
     await Promise.all([...this.#conns.values()].map((c) => c.closeAfterFlush()));
     this.#store.close();
     this.#log("info", "stopped", {});
@@ -356,10 +454,10 @@ class Server implements TinychatServer {
 }
 
 interface ConnectionEvents {
-  /** Everything queued was written. */
-  writable(): void;
-  /** The send queue overflowed; the connection is being closed. */
-  slow(): void;
+  /** Everything queued for `conn` was written. */
+  writable(conn: ConnId): void;
+  /** The send queue of `conn` overflowed; the connection is being closed. */
+  slow(conn: ConnId): void;
 }
 
 /** One socket's writer: a queue drained by one pending write, coalescing small frames. */
@@ -393,7 +491,7 @@ class Connection {
     if (this.#queued > this.#maxBuffered) {
       this.#queue = [];
       this.#queued = 0;
-      this.#events.slow();
+      this.#events.slow(this.id);
       this.#close();
       return;
     }
@@ -430,9 +528,11 @@ class Connection {
         this.#queued = 0;
         let offset = 0;
         this.#inFlight = true;
-        while (offset < chunk.length) offset += await this.socket.write(chunk.subarray(offset));
+        while (offset < chunk.length) {
+          offset += await this.socket.write(offset === 0 ? chunk : chunk.subarray(offset));
+        }
         this.#inFlight = false;
-        if (this.#queue.length === 0) this.#events.writable();
+        if (this.#queue.length === 0) this.#events.writable(this.id);
       }
     } catch {
       this.#close();
@@ -477,8 +577,14 @@ function defaultMaxConnections(): number {
 }
 
 /** Whether a connection's first bytes are a TLS handshake record (0x16, version 3.x). */
+/**
+ * Whether a connection's first bytes are a TLS ClientHello: a handshake record (0x16) of TLS 1.x
+ * (0x03, 0x01..0x04) whose first message is a ClientHello (0x01 at byte 5). A seed-000 client's
+ * first frame can start 0x16 0x03 too (790 bytes, little-endian), but is of type 0: 0x00 at byte 2.
+ */
 function isTlsHandshake(bytes: Uint8Array, n: number): boolean {
-  return n >= 2 && bytes[0] === 0x16 && bytes[1] === 0x03;
+  return n >= 6 && bytes[0] === 0x16 && bytes[1] === 0x03 && bytes[2]! >= 0x01 &&
+    bytes[2]! <= 0x04 && bytes[5] === 0x01;
 }
 
 function concat(chunks: Uint8Array[], total: number): Uint8Array {

@@ -10,21 +10,23 @@ function request(ticket: number, fields: Partial<AuthRequest>): AuthRequest {
     ticket,
     conn: ticket * 10,
     name: "alice",
+    address: "10.0.0.1",
     password: "pw",
     hash: undefined,
     newPassword: undefined,
+    decoy: false,
     ...fields,
   };
 }
 
 /** An authenticator whose answers land in `answers`; `wait(n)` resolves once n have come. */
-function recording(concurrency = 2) {
+function recording(concurrency = 2, maxWaiting?: number) {
   const answers: { conn: number; result: AuthResult }[] = [];
   let wake = () => {};
   const authenticator = new PasswordAuthenticator((conn, result) => {
     answers.push({ conn, result });
     wake();
-  }, { params: CHEAP, concurrency });
+  }, { params: CHEAP, concurrency, ...(maxWaiting === undefined ? {} : { maxWaiting }) });
   const wait = async (n: number) => {
     const deadline = Date.now() + 10_000;
     while (answers.length < n && Date.now() < deadline) {
@@ -87,4 +89,44 @@ Deno.test("PasswordAuthenticator answers ok: false for an unreadable stored hash
   authenticator.check(request(1, { hash: "not a hash" }));
   await wait(1);
   assert.deepEqual(answers[0]!.result, { ticket: 1, ok: false });
+});
+
+Deno.test("PasswordAuthenticator serves waiting checks round-robin by address", async () => {
+  const { authenticator, answers, wait } = recording(1);
+  // One address floods; two others come after it.
+  for (let ticket = 1; ticket <= 4; ticket++) {
+    authenticator.check(request(ticket, { address: "10.6.6.6" }));
+  }
+  authenticator.check(request(5, { address: "10.0.0.1" }));
+  authenticator.check(request(6, { address: "10.0.0.2" }));
+  authenticator.check(request(7, { address: "10.0.0.1" }));
+  await wait(7);
+  assert.deepEqual(answers.map((a) => a.result.ticket), [1, 2, 5, 6, 3, 7, 4]);
+});
+
+Deno.test("PasswordAuthenticator answers 503 beyond maxWaiting, never from within check()", async () => {
+  const { authenticator, answers, wait } = recording(1, 1);
+  authenticator.check(request(1, {}));
+  authenticator.check(request(2, {}));
+  authenticator.check(request(3, {}));
+  assert.equal(answers.length, 0);
+  assert.equal(authenticator.waiting, 1);
+  await wait(3);
+  const byTicket = new Map(answers.map((a) => [a.result.ticket, a.result]));
+  assert.deepEqual(byTicket.get(3), { ticket: 3, ok: false, code: "503" });
+  assert.equal(byTicket.get(1)?.ok, true);
+  assert.equal(byTicket.get(2)?.ok, true);
+});
+
+Deno.test("PasswordAuthenticator answers a decoy check ok: false after a real scrypt run", async () => {
+  const { authenticator, answers, wait } = recording();
+  const started = performance.now();
+  authenticator.check(request(1, { decoy: true, password: "anything" }));
+  await wait(1);
+  const elapsed = performance.now() - started;
+  assert.deepEqual(answers[0]!.result, { ticket: 1, ok: false });
+  // The decoy has the default parameters (16 MiB): far more than the cheap ones of this test.
+  const cheap = performance.now();
+  await verifyPassword("x", await hashPassword("y", { params: CHEAP }));
+  assert.ok(elapsed > (performance.now() - cheap), `${elapsed} ms for the decoy`);
 });

@@ -11,8 +11,19 @@ export interface ScryptParams {
   p: number;
 }
 
-/** The parameters of new hashes: 16 MiB and about 100 ms per hash on a laptop core. */
+/**
+ * The parameters of new hashes: 16 MiB and 100-300 ms per hash on one core. N = 2^14 is below
+ * OWASP's 2^17 on purpose: a login must stay quick on a small machine (docs/SECURITY.md).
+ */
 export const DEFAULT_SCRYPT: Readonly<ScryptParams> = { N: 16384, r: 8, p: 1 };
+
+/**
+ * A hash of no password, with the default parameters: checking a password against it costs what
+ * checking a real account's costs, so that the time of a refusal does not tell whether the name
+ * has an account. Nothing matches it (its key is random bytes).
+ */
+export const DECOY_HASH =
+  "scrypt$N=16384,r=8,p=1$k/5WfNOvGcGh5N23YxxQhg==$KkGOZvj8Tz2zvyDgs1B3UJUVrJRSXbltJkGoPkcPwJM=";
 
 /** Options of `hashPassword`. */
 export interface HashPasswordOptions {
@@ -22,10 +33,14 @@ export interface HashPasswordOptions {
 
 const SALT_BYTES = 16;
 const KEY_BYTES = 32;
-/** Bounds on parameters read from a stored hash, so that a bad one cannot exhaust the server. */
+/**
+ * Bounds on parameters read from a stored hash, so that a bad one cannot exhaust the server: at
+ * most 64 MiB (128·N·r bytes) and 4 passes of it per check (2 checks run at once).
+ */
 const MAX_N = 1 << 20;
 const MAX_R = 32;
-const MAX_P = 16;
+const MAX_P = 4;
+const MAX_MEMORY = 64 * 1024 * 1024;
 
 /**
  * Hashes `password` with a fresh random salt. The result records the algorithm and its
@@ -85,6 +100,11 @@ function paramsProblem({ N, r, p }: ScryptParams): string | undefined {
   }
   if (!Number.isInteger(r) || r < 1 || r > MAX_R) return `r=${r} is not from 1 to ${MAX_R}`;
   if (!Number.isInteger(p) || p < 1 || p > MAX_P) return `p=${p} is not from 1 to ${MAX_P}`;
+  if (128 * N * r > MAX_MEMORY) {
+    return `N=${N}, r=${r} needs ${(128 * N * r) / (1024 * 1024)} MiB, more than ${
+      MAX_MEMORY / (1024 * 1024)
+    }`;
+  }
   return undefined;
 }
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DEFAULT_SCRYPT, hashPassword, parseHash, verifyPassword } from "./password.ts";
+import { DECOY_HASH, DEFAULT_SCRYPT, hashPassword, parseHash, verifyPassword } from "./password.ts";
 
 const CHEAP = { params: { N: 1024, r: 8, p: 1 } };
 
@@ -73,4 +73,32 @@ Deno.test("hashPassword() leaves the event loop free while it works", async () =
   }
   // One hash takes tens of ms: a blocked loop would not have run the timer at all.
   assert.ok(ticks >= 2, `${ticks} ticks during a hash`);
+});
+
+Deno.test("parseHash() refuses more than 64 MiB (128·N·r) or p above 4, and accepts up to them", async () => {
+  const good = await hashPassword("pw", CHEAP);
+  const [, , salt, key] = good.split("$");
+  for (
+    const params of [
+      "N=1048576,r=32,p=1", // 4 GiB per check
+      "N=131072,r=8,p=1", // 128 MiB: OWASP's N=2^17
+      "N=1048576,r=1,p=1", // 128 MiB
+      "N=1024,r=8,p=5",
+      "N=1024,r=8,p=16",
+    ]
+  ) {
+    assert.equal(parseHash(`scrypt$${params}$${salt}$${key}`), undefined, params);
+  }
+  for (const params of ["N=65536,r=8,p=1", "N=524288,r=1,p=1", "N=1024,r=8,p=4"]) {
+    assert.notEqual(parseHash(`scrypt$${params}$${salt}$${key}`), undefined, params);
+  }
+  await assert.rejects(hashPassword("pw", { params: { N: 131072, r: 8, p: 1 } }), RangeError);
+  await assert.rejects(hashPassword("pw", { params: { N: 1024, r: 8, p: 5 } }), RangeError);
+});
+
+Deno.test("DECOY_HASH has the default parameters and matches no password", async () => {
+  assert.deepEqual(parseHash(DECOY_HASH)?.params, DEFAULT_SCRYPT);
+  for (const password of ["", "pw", "password", "decoy"]) {
+    assert.equal(await verifyPassword(password, DECOY_HASH), false, password);
+  }
 });

@@ -7,4 +7,11 @@
 export { namePrefix } from "./name_prefix.ts";
 export { type BenchResult } from "./result.ts";
 export { runWorkload, type RunWorkloadOptions } from "./run_workload.ts";
-export { DRAIN_CAP, OFFLINE_RECEIVERS, type Workload, workloadLabel } from "./workload.ts";
+export {
+  DRAIN_CAP,
+  OFFLINE_RECEIVERS,
+  STARTUP_MESSAGES,
+  STARTUP_RUNS,
+  type Workload,
+  workloadLabel,
+} from "./workload.ts";

@@ -42,6 +42,17 @@ export interface BenchResult {
     rssAfterKiB: number;
     kibPerConnection: number;
   };
+  /** Startup workload: from spawning `tinychat serve` to its `listening` line. */
+  startup?: {
+    /** Messages stored in the data directory. */
+    messages: number;
+    /** Starts timed. */
+    runs: number;
+    /** The median, the fastest and the slowest, in ms. */
+    medianMs: number;
+    minMs: number;
+    maxMs: number;
+  };
   /** Lines the server logged at warn or error level (for a server started by the bench). */
   serverWarnings?: number;
   /** The first of those lines. */

@@ -3,6 +3,7 @@ import { runLive } from "./live.ts";
 import { runOffline } from "./offline.ts";
 import type { BenchResult } from "./result.ts";
 import { ServerProcess } from "./server_process.ts";
+import { runStartup } from "./startup.ts";
 import type { Target } from "./target.ts";
 import type { Workload, WorkloadRunOptions } from "./workload.ts";
 
@@ -23,7 +24,8 @@ export interface RunWorkloadOptions {
 /**
  * Runs one workload, on the server at `options.port`, or on a fresh server (`tinychat serve
  * --port 0` with a temporary data directory, as a child process) that is stopped and removed
- * afterwards; its early exit counts as an error and its warn/error log lines are reported.
+ * afterwards; its early exit counts as an error and its warn/error log lines are reported. The
+ * "startup" workload always starts servers of its own, on a data directory it fills.
  *
  * @example
  * ```ts ignore
@@ -42,6 +44,7 @@ export async function runWorkload(
   workload: Workload,
   options: RunWorkloadOptions,
 ): Promise<BenchResult> {
+  if (workload.kind === "startup") return await runStartup(workload);
   const run = { seconds: options.seconds, prefix: options.prefix };
   if (options.port !== undefined) {
     const target = { hostname: options.hostname, port: options.port, pid: options.serverPid };
@@ -69,7 +72,7 @@ export async function runWorkload(
 
 function runOn(
   target: Target,
-  workload: Workload,
+  workload: Exclude<Workload, { kind: "startup" }>,
   options: WorkloadRunOptions,
 ): Promise<BenchResult> {
   switch (workload.kind) {

@@ -9,6 +9,12 @@ import { sleep } from "./wait.ts";
 const SERVER_START_MS = 30_000;
 const SERVER_STOP_MS = 10_000;
 
+/** Options of `ServerProcess.start`. */
+export interface ServerProcessOptions {
+  /** The data directory to serve; the log is written there too. Default: a temporary one. */
+  dataDir?: string;
+}
+
 /** What a stopped server's log says. */
 export interface ServerReport {
   /** Set when it exited by itself ("code 1", "signal SIGSEGV"), or failed on SIGTERM. */
@@ -43,8 +49,12 @@ export class ServerProcess implements Target {
   readonly port: number;
   /** The child's pid. */
   readonly pid: number;
+  /** From spawning it to its `listening` line, in ms. */
+  readonly startupMs: number;
   #child: Deno.ChildProcess;
   #dir: string;
+  /** The data directory was made by `start()`, and `remove()` deletes it. */
+  #ownDir: boolean;
   #log: string;
   #logDone: Promise<void>;
   #exit: Deno.CommandStatus | undefined;
@@ -56,19 +66,26 @@ export class ServerProcess implements Target {
     log: string,
     logDone: Promise<void>,
     address: [string, number],
+    startup: { ms: number; ownDir: boolean },
   ) {
     this.#child = child;
     this.pid = child.pid;
+    this.startupMs = startup.ms;
     this.#dir = dir;
+    this.#ownDir = startup.ownDir;
     this.#log = log;
     this.#logDone = logDone;
     [this.hostname, this.port] = address;
     void child.status.then((status) => this.#exit = status);
   }
 
-  /** Starts `tinychat serve --port 0 --data TEMPDIR` and waits for its `listening` line. */
-  static async start(): Promise<ServerProcess> {
-    const dir = await Deno.makeTempDir({ prefix: "tinychat-bench-" });
+  /**
+   * Starts `tinychat serve --port 0 --data DIR` and waits for its `listening` line. DIR is
+   * `options.dataDir`, or a temporary directory that `remove()` deletes.
+   */
+  static async start(options: ServerProcessOptions = {}): Promise<ServerProcess> {
+    const ownDir = options.dataDir === undefined;
+    const dir = options.dataDir ?? await Deno.makeTempDir({ prefix: "tinychat-bench-" });
     const serveArgs = ["serve", "--port", "0", "--data", dir];
     // From source, deno runs mod.ts; a compiled tinychat runs itself.
     const fromSource = /^deno(\.exe)?$/i.test(Deno.execPath().split(/[\\/]/).pop() ?? "");
@@ -76,6 +93,7 @@ export class ServerProcess implements Target {
       ? ["run", "--allow-all", new URL("../mod.ts", import.meta.url).href, ...serveArgs]
       : serveArgs;
     let child: Deno.ChildProcess;
+    const spawned = performance.now();
     try {
       child = new Deno.Command(Deno.execPath(), {
         args,
@@ -84,7 +102,7 @@ export class ServerProcess implements Target {
         stderr: "piped",
       }).spawn();
     } catch (error) {
-      await Deno.remove(dir, { recursive: true });
+      if (ownDir) await Deno.remove(dir, { recursive: true });
       throw new Error(
         `Cannot start a server (${message(error)}): allow running subprocesses ` +
           `(--allow-run), or start 'tinychat serve' yourself and pass --port`,
@@ -95,6 +113,7 @@ export class ServerProcess implements Target {
     const file = await Deno.open(log, { write: true, create: true, truncate: true });
     const logDone = child.stderr.pipeTo(file.writable).catch(() => {});
     const address = await readListening(child, SERVER_START_MS);
+    const startupMs = performance.now() - spawned;
     if (address === undefined) {
       try {
         child.kill("SIGKILL");
@@ -104,10 +123,10 @@ export class ServerProcess implements Target {
       await child.status;
       await logDone;
       const tail = (await Deno.readTextFile(log)).slice(-600);
-      await Deno.remove(dir, { recursive: true });
+      await (ownDir ? Deno.remove(dir, { recursive: true }) : Deno.remove(log));
       throw new Error(`The server did not print "listening HOST:PORT"; its log ends: ${tail}`);
     }
-    return new ServerProcess(child, dir, log, logDone, address);
+    return new ServerProcess(child, dir, log, logDone, address, { ms: startupMs, ownDir });
   }
 
   /** SIGTERM, then SIGKILL if it has not exited within 10 s. */
@@ -157,9 +176,9 @@ export class ServerProcess implements Target {
     return report;
   }
 
-  /** Deletes the data directory. */
+  /** Deletes the data directory made by `start()`, or just the log in one it was given. */
   async remove(): Promise<void> {
-    await Deno.remove(this.#dir, { recursive: true });
+    await (this.#ownDir ? Deno.remove(this.#dir, { recursive: true }) : Deno.remove(this.#log));
   }
 }
 

@@ -10,6 +10,12 @@ export const OFFLINE_RECEIVERS = 10;
 /** Offline workload: the most messages sent to the user who logs in again and drains. */
 export const DRAIN_CAP = 10_000;
 
+/** Startup workload: the messages stored in the data directory the server starts on. */
+export const STARTUP_MESSAGES = 100_000;
+
+/** Startup workload: the starts timed, of which the median counts. */
+export const STARTUP_RUNS = 5;
+
 /** One load to put on the server. */
 export type Workload =
   | {
@@ -31,6 +37,12 @@ export type Workload =
     /** Logged-in connections that send nothing. */
     kind: "idle";
     connections: number;
+  }
+  | {
+    /** `tinychat serve` started `runs` times on a data directory of `messages` stored ones. */
+    kind: "startup";
+    messages: number;
+    runs: number;
   };
 
 /** How one workload is run. */
@@ -58,5 +70,7 @@ export function workloadLabel(workload: Workload): string {
       return `offline ${workload.senders}x${workload.window}`;
     case "idle":
       return `idle ${workload.connections}`;
+    case "startup":
+      return `startup ${workload.messages}`;
   }
 }

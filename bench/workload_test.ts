@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { DRAIN_CAP, OFFLINE_RECEIVERS, workloadLabel } from "./workload.ts";
+import {
+  DRAIN_CAP,
+  OFFLINE_RECEIVERS,
+  STARTUP_MESSAGES,
+  STARTUP_RUNS,
+  workloadLabel,
+} from "./workload.ts";
 
 Deno.test("workloadLabel() names each kind of workload as the table shows it", () => {
   assert.equal(workloadLabel({ kind: "live", pairs: 10, window: 16 }), "10x16");
@@ -14,4 +20,8 @@ Deno.test("workloadLabel() names each kind of workload as the table shows it", (
     "offline 10x1",
   );
   assert.equal(workloadLabel({ kind: "idle", connections: 2000 }), "idle 2000");
+  assert.equal(
+    workloadLabel({ kind: "startup", messages: STARTUP_MESSAGES, runs: STARTUP_RUNS }),
+    "startup 100000",
+  );
 });

@@ -10,6 +10,8 @@ import {
   namePrefix,
   OFFLINE_RECEIVERS,
   runWorkload,
+  STARTUP_MESSAGES,
+  STARTUP_RUNS,
   type Workload,
   workloadLabel,
 } from "../bench/mod.ts";
@@ -42,13 +44,16 @@ WORKLOADS:
             when its "300" arrives); then one of them logs in and drains its stored messages
             (at most 10,000), acking each
   idle      --connections logged-in idle connections: server memory per connection
+  startup   'tinychat serve' started 5 times on a data directory of 100,000 stored messages: the
+            time from spawn to its listening line (always servers of its own; not with --port)
 
 OPTIONS:
   --host HOST         address of the server to load (with --port)   (default 127.0.0.1)
   --port PORT         load the server at this port instead of starting one
   --server-pid PID    with --port: the server's pid, for its CPU and memory figures
-  --workload LIST     workloads, repeatable or comma-separated
-                      (default 10x16,10x1,100x1,offline,idle; with --pairs or --window: live)
+  --workload LIST     workloads, repeatable or comma-separated (default 10x16,10x1,100x1,
+                      offline,idle,startup; with --port: without startup; with --pairs or
+                      --window: live)
   --pairs P           pairs of 'live', senders of 'offline'          (default 10)
   --window W          unacknowledged messages per sender             (default 16)
   --seconds T         measured seconds per workload, after 1 s of warm-up  (default 5)
@@ -78,7 +83,9 @@ export interface BenchOptions {
   json: boolean;
 }
 
-const DEFAULT_WORKLOADS = "10x16,10x1,100x1,offline,idle";
+const DEFAULT_WORKLOADS = "10x16,10x1,100x1,offline,idle,startup";
+/** What `DEFAULT_WORKLOADS` can run on a server the bench did not start. */
+const DEFAULT_WORKLOADS_ON_PORT = "10x16,10x1,100x1,offline,idle";
 
 /**
  * Parses the arguments of `tinychat bench`; throws `UsageError`.
@@ -125,11 +132,14 @@ export function parseBenchArgs(args: string[]): BenchOptions {
       `--seconds: "${secondsText}" is not a number of seconds above 0 and up to 3600`,
     );
   }
-  const list = values.workload ??
-    [pairs === undefined && window === undefined ? DEFAULT_WORKLOADS : "live"];
+  const defaults = values.port === undefined ? DEFAULT_WORKLOADS : DEFAULT_WORKLOADS_ON_PORT;
+  const list = values.workload ?? [pairs === undefined && window === undefined ? defaults : "live"];
   const workloads: Workload[] = [];
   for (const item of list.flatMap((text) => text.split(","))) {
     workloads.push(parseWorkload(item.trim(), pairs, window, connections));
+  }
+  if (values.port !== undefined && workloads.some((w) => w.kind === "startup")) {
+    throw new UsageError("--workload startup: starts servers of its own; not with --port");
   }
   return {
     help: values.help,
@@ -171,9 +181,11 @@ function parseWorkload(
       };
     case "idle":
       return { kind: "idle", connections };
+    case "startup":
+      return { kind: "startup", messages: STARTUP_MESSAGES, runs: STARTUP_RUNS };
     default:
       throw new UsageError(
-        `--workload: "${text}" is not PxW (e.g. 10x16), live, offline or idle`,
+        `--workload: "${text}" is not PxW (e.g. 10x16), live, offline, idle or startup`,
       );
   }
 }
@@ -249,6 +261,13 @@ function notes(r: BenchResult): string {
     parts.push(
       `${group(i.connections)} conns: server RSS ${group(i.rssBeforeKiB)} -> ` +
         `${group(i.rssAfterKiB)} KiB = ${i.kibPerConnection.toFixed(2)} KiB/conn`,
+    );
+  }
+  if (r.startup !== undefined) {
+    const s = r.startup;
+    parts.push(
+      `ready in ${s.medianMs.toFixed(1)} ms (median of ${s.runs}; ${s.minMs.toFixed(1)}..` +
+        `${s.maxMs.toFixed(1)}) on ${group(s.messages)} stored messages`,
     );
   }
   const kinds = Object.entries(r.errorKinds);

@@ -9,8 +9,24 @@ Deno.test("parseBenchArgs() reads a comma list of workloads and the seconds", ()
   assert.equal(options.port, undefined);
 });
 
-Deno.test("parseBenchArgs() defaults to the five workloads of the performance issue", () => {
-  assert.equal(parseBenchArgs([]).workloads.length, 5);
+Deno.test("parseBenchArgs() defaults to the six workloads of the performance issue", () => {
+  assert.deepEqual(parseBenchArgs([]).workloads.map((w) => w.kind), [
+    "live",
+    "live",
+    "live",
+    "offline",
+    "idle",
+    "startup",
+  ]);
+  assert.deepEqual(parseBenchArgs(["--workload", "startup"]).workloads, [
+    { kind: "startup", messages: 100_000, runs: 5 },
+  ]);
+});
+
+Deno.test("parseBenchArgs() leaves startup out with --port, and refuses it asked for", () => {
+  const kinds = parseBenchArgs(["--port", "9000"]).workloads.map((w) => w.kind);
+  assert.deepEqual(kinds, ["live", "live", "live", "offline", "idle"]);
+  assert.throws(() => parseBenchArgs(["--port", "9000", "--workload", "startup"]), UsageError);
 });
 
 Deno.test("parseBenchArgs() rejects a malformed workload and an unknown flag with a UsageError", () => {
@@ -61,5 +77,17 @@ Deno.test("renderBenchTable() notes the drain, idle memory, error kinds and serv
   assert.ok(lines[2]!.endsWith(
     "-  500 conns: server RSS 45,556 -> 61,536 KiB = 31.96 KiB/conn; login failed x1; " +
       "server logged 2 warn/error lines",
+  ));
+});
+
+Deno.test("renderBenchTable() notes the startup time, its median, fastest and slowest", () => {
+  const lines = renderBenchTable([{
+    workload: "startup 100000",
+    errors: 0,
+    errorKinds: {},
+    startup: { messages: 100_000, runs: 5, medianMs: 92.04, minMs: 87.1, maxMs: 116 },
+  }]);
+  assert.ok(lines[1]!.endsWith(
+    "ready in 92.0 ms (median of 5; 87.1..116.0) on 100,000 stored messages",
   ));
 });

@@ -2,6 +2,7 @@
 import { changePassword } from "../client.ts";
 import { parseDuration, parseFlags, parseInteger, parseName } from "./flags.ts";
 import {
+  NEW_PASSWORD_ENV,
   PASSWORD_ENV,
   passwordFromEnv,
   promptNewPassword,
@@ -10,9 +11,6 @@ import {
 } from "./password.ts";
 import { parseTlsFlags, tlsConnectOptions, type TlsFlags } from "./tls.ts";
 import { UsageError } from "./usage_error.ts";
-
-/** The environment variable the new password may come from. */
-export const NEW_PASSWORD_ENV = "TINYCHAT_NEW_PASSWORD";
 
 /** Help text of `tinychat passwd`. */
 export const PASSWD_HELP = `tinychat passwd: change your password on the server.

@@ -5,6 +5,9 @@ import { UsageError } from "./usage_error.ts";
 /** The environment variable a password may come from. */
 export const PASSWORD_ENV = "TINYCHAT_PASSWORD";
 
+/** The environment variable a new password may come from (`tinychat passwd`, `tinychat user`). */
+export const NEW_PASSWORD_ENV = "TINYCHAT_NEW_PASSWORD";
+
 /** Where a command takes a password from, besides `TINYCHAT_PASSWORD`. */
 export interface PasswordSource {
   /** `--password-file F`: its first line. */
@@ -101,18 +104,17 @@ export async function promptNewPassword(user: string, hint: string): Promise<str
 }
 
 /**
- * The password a command was given up front: `--password-file`, else `TINYCHAT_PASSWORD`, else
- * a prompt when `--password` asked for one; undefined when none.
+ * The password a command was given up front: `--password-file`, else a prompt when `--password`
+ * asked for one (an explicit flag wins over the environment), else `TINYCHAT_PASSWORD`;
+ * undefined when none.
  */
 export async function givenPassword(
   user: string,
   source: PasswordSource,
 ): Promise<string | undefined> {
   if (source.file !== undefined) return await readPasswordFile(source.file);
-  const fromEnv = passwordFromEnv();
-  if (fromEnv !== undefined) return fromEnv;
   if (source.prompt) return await promptPassword(`password for ${user}: `);
-  return undefined;
+  return passwordFromEnv();
 }
 
 /**
@@ -126,7 +128,7 @@ export async function loginWithPassword<T>(
   login: (password: string | undefined) => Promise<T>,
 ): Promise<T> {
   let password = await givenPassword(user, source);
-  const fixed = source.file !== undefined || passwordFromEnv() !== undefined;
+  const fixed = source.file !== undefined || (!source.prompt && password !== undefined);
   for (let attempt = 1;; attempt++) {
     try {
       return await login(password);

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { LoginError } from "../client.ts";
-import { loginWithPassword, PASSWORD_ENV, passwordFromEnv, readPasswordFile } from "./password.ts";
+import {
+  givenPassword,
+  loginWithPassword,
+  PASSWORD_ENV,
+  passwordFromEnv,
+  readPasswordFile,
+} from "./password.ts";
 import { UsageError } from "./usage_error.ts";
 
 async function withFile(content: string, fn: (path: string) => Promise<void>): Promise<void> {
@@ -76,5 +82,45 @@ Deno.test("loginWithPassword() lets other errors through untouched", async () =>
       loginWithPassword("alice", { file: path, prompt: false }, () => Promise.reject(error)),
       (e) => e === error,
     );
+  });
+});
+
+/** Runs `fn` with `TINYCHAT_PASSWORD` set to `value` and no terminal on standard input. */
+async function withEnvNoTerminal(value: string, fn: () => Promise<void>): Promise<void> {
+  const before = Deno.env.get(PASSWORD_ENV);
+  const isTerminal = Deno.stdin.isTerminal;
+  Deno.env.set(PASSWORD_ENV, value);
+  Deno.stdin.isTerminal = () => false;
+  try {
+    await fn();
+  } finally {
+    Deno.stdin.isTerminal = isTerminal;
+    if (before === undefined) Deno.env.delete(PASSWORD_ENV);
+    else Deno.env.set(PASSWORD_ENV, before);
+  }
+}
+
+Deno.test("givenPassword(): an explicit --password prompt wins over TINYCHAT_PASSWORD", async () => {
+  await withEnvNoTerminal("from env", async () => {
+    assert.equal(await givenPassword("alice", { file: undefined, prompt: false }), "from env");
+    // It asks at the prompt (here: there is no terminal to ask on) rather than take the env's.
+    await assert.rejects(
+      givenPassword("alice", { file: undefined, prompt: true }),
+      /no terminal to ask for the password/,
+    );
+  });
+});
+
+Deno.test("loginWithPassword() with --password does not use TINYCHAT_PASSWORD", async () => {
+  await withEnvNoTerminal("from env", async () => {
+    const tried: (string | undefined)[] = [];
+    await assert.rejects(
+      loginWithPassword("alice", { file: undefined, prompt: true }, (password) => {
+        tried.push(password);
+        return Promise.resolve("session");
+      }),
+      /no terminal/,
+    );
+    assert.deepEqual(tried, []);
   });
 });

@@ -40,10 +40,23 @@ docs/SECURITY.md for human-scale values):
   --msg-rate N                 messages per second from one user ["429"]    (default 200000)
   --msg-burst N                messages one user may send at once           (default: the rate,
                                at least 20)
+  --frame-rate N               frames of any type per second from one       (default 500000)
+                               connection ["429", closed]; bucket: N, at least 2 x --msg-burst
   --login-timeout TIME         time to log in after connecting ["408"]      (default 10m)
   --idle-timeout TIME          silence after which a HELLO client is PINGed (default 5m)
   --ping-timeout TIME          time to answer that PING ["440"]             (default 1m)
   --max-queue-bytes SIZE       stored payload bytes per recipient ["507"]   (default 64MiB)
+
+PASSWORD CHECKS (each costs 100-300 ms of scrypt, 2 run at once; logins without a password are
+not counted; a refused login is closed):
+  --password-rate N            checks started per minute from one address   (default 30)
+                               ["423"]
+  --password-failures N        wrong passwords per minute for one name,     (default 10)
+                               from all addresses; then "423" without a check until it refills
+  --password-checks-per-ip N   checks waiting or running at once from one   (default 2)
+                               address ["423"]
+  --max-password-checks N      checks waiting or running at once, in total  (default 64)
+                               ["503"]
 
 ACCOUNTS:
   A name with an account opens only with its password ("401" otherwise); a login with the right
@@ -95,6 +108,11 @@ export function parseServeArgs(args: string[]): ServeCommand {
     "idle-timeout": { type: "string" },
     "ping-timeout": { type: "string" },
     "max-queue-bytes": { type: "string" },
+    "frame-rate": { type: "string" },
+    "password-rate": { type: "string" },
+    "password-failures": { type: "string" },
+    "password-checks-per-ip": { type: "string" },
+    "max-password-checks": { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   });
   if (positionals.length > 0) {
@@ -120,6 +138,11 @@ export function parseServeArgs(args: string[]): ServeCommand {
   count("login-rate", "loginsPerMinute");
   count("msg-rate", "msgRate");
   count("msg-burst", "msgBurst");
+  count("frame-rate", "frameRate");
+  count("password-rate", "passwordsPerMinute");
+  count("password-failures", "passwordFailuresPerMinute");
+  count("password-checks-per-ip", "passwordChecksPerIp");
+  count("max-password-checks", "maxPasswordChecks");
   time("login-timeout", "loginTimeoutMs");
   time("idle-timeout", "idleTimeoutMs");
   time("ping-timeout", "pingTimeoutMs");

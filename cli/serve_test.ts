@@ -28,6 +28,16 @@ Deno.test("parseServeArgs() reads every limit flag with its unit", () => {
     "20s",
     "--max-queue-bytes",
     "10MiB",
+    "--frame-rate",
+    "50",
+    "--password-rate",
+    "10",
+    "--password-failures",
+    "5",
+    "--password-checks-per-ip",
+    "1",
+    "--max-password-checks",
+    "16",
   ]);
   assert.deepEqual(command.limits, {
     maxConnections: 200,
@@ -39,6 +49,11 @@ Deno.test("parseServeArgs() reads every limit flag with its unit", () => {
     idleTimeoutMs: 120_000,
     pingTimeoutMs: 20_000,
     maxQueueBytes: 10 * 1024 * 1024,
+    frameRate: 50,
+    passwordsPerMinute: 10,
+    passwordFailuresPerMinute: 5,
+    passwordChecksPerIp: 1,
+    maxPasswordChecks: 16,
   });
 });
 
@@ -55,6 +70,8 @@ Deno.test("parseServeArgs() rejects a bad limit with a one-line UsageError", () 
     [["--max-connections", "lots"], /--max-connections/],
     [["--login-timeout", "soon"], /--login-timeout: "soon" is not a duration/],
     [["--max-queue-bytes", "big"], /--max-queue-bytes/],
+    [["--password-rate", "0"], /--password-rate/],
+    [["--password-failures", "x"], /--password-failures/],
   ];
   for (const [args, message] of cases) {
     assert.throws(() => parseServeArgs(args), (error: Error) => {

@@ -2,7 +2,13 @@
 import { hashPassword } from "../auth/password.ts";
 import { SqliteStore } from "../store/sqlite_store.ts";
 import { parseFlags, parseName } from "./flags.ts";
-import { PASSWORD_ENV, passwordFromEnv, promptNewPassword, readPasswordFile } from "./password.ts";
+import {
+  NEW_PASSWORD_ENV,
+  PASSWORD_ENV,
+  passwordFromEnv,
+  promptNewPassword,
+  readPasswordFile,
+} from "./password.ts";
 import { UsageError } from "./usage_error.ts";
 
 /** Help text of `tinychat user`. */
@@ -11,7 +17,7 @@ export const USER_HELP =
 
 Examples:
   tinychat user add --data ./tinychat-data alice
-  TINYCHAT_PASSWORD=s3cret tinychat user passwd --data ./tinychat-data alice
+  TINYCHAT_NEW_PASSWORD=s3cret tinychat user passwd --data ./tinychat-data alice
   tinychat user list --data ./tinychat-data
   tinychat user remove --data ./tinychat-data alice
 
@@ -25,9 +31,10 @@ USAGE:
   remove   delete NAME's account: the name is open again (under --auth open); its messages stay
   list     the names that have an account, one per line
 
-The password: --password-file F, else ${PASSWORD_ENV}, else a prompt (no echo), asked twice.
-Works while the server runs: a login checks the account at that moment. Sessions already
-logged in stay logged in.
+The new password: --password-file F, else ${NEW_PASSWORD_ENV}, else a prompt (no echo), asked
+twice; one line on stderr says which was used. (${PASSWORD_ENV} is not read: for other commands
+it is the current password.) Works while the server runs: a login checks the account at that
+moment. Sessions already logged in stay logged in.
 
 OPTIONS:
   --data DIR           data directory of the server     (default ./tinychat-data)
@@ -76,8 +83,14 @@ export function parseUserArgs(args: string[]): UserCommand {
   };
 }
 
+/** Options of `runUser`. */
+export interface RunUserOptions {
+  /** Hashes the new password. Default: `hashPassword` with the default parameters. */
+  hash?: (password: string) => Promise<string>;
+}
+
 /** Runs the account command on the data directory's store; resolves with the exit code. */
-export async function runUser(command: UserCommand): Promise<number> {
+export async function runUser(command: UserCommand, options: RunUserOptions = {}): Promise<number> {
   const path = `${command.dataDir}/tinychat.db`;
   if (command.action === "add") {
     await Deno.mkdir(command.dataDir, { recursive: true });
@@ -96,7 +109,9 @@ export async function runUser(command: UserCommand): Promise<number> {
       );
     }
     if (command.action === "passwd" && !has) throw new Error(`${command.name} has no account`);
-    hash = await hashPassword(await newPassword(command));
+    const { password, source } = await newPassword(command);
+    console.error(`user: the new password of ${command.name} is from ${source}`);
+    hash = await (options.hash ?? hashPassword)(password);
   }
   const store = new SqliteStore(path);
   try {
@@ -107,13 +122,21 @@ export async function runUser(command: UserCommand): Promise<number> {
         return 0;
       case "add":
         store.begin();
-        store.setAccount(command.name, hash!, now);
+        // A login (--auth open or required) or another `user add` may have claimed it meanwhile.
+        if (!store.addAccount(command.name, hash!, now)) {
+          store.rollback();
+          throw new Error(`${command.name} got an account meanwhile; nothing changed`);
+        }
         store.addUser(command.name, now);
         store.commit();
         console.log(`added ${command.name}`);
         return 0;
       case "passwd":
         store.begin();
+        if (store.account(command.name) === undefined) {
+          store.rollback();
+          throw new Error(`${command.name} has no account (it was removed meanwhile)`);
+        }
         store.setAccount(command.name, hash!, now);
         store.commit();
         console.log(`password changed for ${command.name}`);
@@ -133,11 +156,22 @@ export async function runUser(command: UserCommand): Promise<number> {
   }
 }
 
-function newPassword(command: UserCommand): Promise<string> {
-  if (command.passwordFile !== undefined) return readPasswordFile(command.passwordFile);
-  const fromEnv = passwordFromEnv();
-  if (fromEnv !== undefined) return Promise.resolve(fromEnv);
-  return promptNewPassword(command.name, `--password-file or ${PASSWORD_ENV}`);
+/** The new password and where it came from. */
+async function newPassword(command: UserCommand): Promise<{ password: string; source: string }> {
+  if (command.passwordFile !== undefined) {
+    const password = await readPasswordFile(command.passwordFile);
+    return { password, source: `--password-file ${command.passwordFile}` };
+  }
+  const fromEnv = passwordFromEnv(NEW_PASSWORD_ENV);
+  if (fromEnv !== undefined) return { password: fromEnv, source: NEW_PASSWORD_ENV };
+  const ignored = (Deno.env.get(PASSWORD_ENV) ?? "") === ""
+    ? ""
+    : ` (${PASSWORD_ENV} is not read here: it is the current password of other commands)`;
+  const password = await promptNewPassword(
+    command.name,
+    `--password-file or ${NEW_PASSWORD_ENV}${ignored}`,
+  );
+  return { password, source: "the prompt" };
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -32,6 +32,27 @@ export interface Limits {
   pingTimeoutMs: number;
   /** Payload bytes stored for one recipient; a message beyond it gets "507", nothing stored. */
   maxQueueBytes: number;
+  /**
+   * Frames of any type per second from one logged-in connection, sustained (MSG, ACK, PING,
+   * WHO, reserved types…); the bucket holds this many, and at least twice `msgBurst`. Beyond it:
+   * "429" and closed. Looser than `msgRate`: it stops floods of the frames that rate ignores.
+   */
+  frameRate: number;
+  /**
+   * Password checks (a HELLO with a password: login, first claim or change) started per minute
+   * from one IP address: a token bucket of this many. Beyond it: "423", closed, nothing checked.
+   */
+  passwordsPerMinute: number;
+  /**
+   * Wrong passwords per minute for one name, from all addresses: a token bucket of this many,
+   * taken when a check starts and given back when it succeeds. Once empty, a login with a
+   * password for that name gets "423" without a check until it refills.
+   */
+  passwordFailuresPerMinute: number;
+  /** Password checks waiting or running at once for one IP address; beyond: "423", closed. */
+  passwordChecksPerIp: number;
+  /** Password checks waiting or running at once in total; beyond: "503", closed. */
+  maxPasswordChecks: number;
 }
 
 /**
@@ -50,6 +71,12 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   idleTimeoutMs: 5 * 60_000,
   pingTimeoutMs: 60_000,
   maxQueueBytes: 64 * 1024 * 1024,
+  frameRate: 500_000,
+  passwordsPerMinute: 30,
+  passwordFailuresPerMinute: 10,
+  passwordChecksPerIp: 2,
+  // One check costs 100-300 ms of scrypt and 2 run at once: 64 waiting is 3-10 s of work.
+  maxPasswordChecks: 64,
 });
 
 const MIN_BURST = 20;
@@ -64,6 +91,11 @@ export function resolveLimits(overrides: Partial<Limits> = {}): Limits {
   }
   if (overrides.msgBurst === undefined) limits.msgBurst = Math.max(limits.msgRate, MIN_BURST);
   return limits;
+}
+
+/** The size of a connection's frame bucket: `frameRate`, and at least twice `msgBurst`. */
+export function frameBurst(limits: Pick<Limits, "frameRate" | "msgBurst">): number {
+  return Math.max(limits.frameRate, 2 * limits.msgBurst);
 }
 
 /**
@@ -92,19 +124,34 @@ export class TokenBucket {
 
   /** Takes one token if there is one; false when the bucket is empty at `now`. */
   take(now: number): boolean {
-    if (now > this.#at) {
-      this.#tokens = Math.min(this.#capacity, this.#tokens + (now - this.#at) * this.#perMs);
-      this.#at = now;
-    }
+    this.#refill(now);
     if (this.#tokens < 1) return false;
     this.#tokens -= 1;
     return true;
+  }
+
+  /** Whether `take(now)` would succeed; takes nothing. */
+  available(now: number): boolean {
+    this.#refill(now);
+    return this.#tokens >= 1;
+  }
+
+  /** Gives back one token taken earlier (never beyond the capacity). */
+  refund(now: number): void {
+    this.#refill(now);
+    this.#tokens = Math.min(this.#capacity, this.#tokens + 1);
   }
 
   /** Whether the bucket is full again at `now` (it can be forgotten). */
   full(now: number): boolean {
     const tokens = this.#tokens + Math.max(0, now - this.#at) * this.#perMs;
     return tokens >= this.#capacity;
+  }
+
+  #refill(now: number): void {
+    if (now <= this.#at) return;
+    this.#tokens = Math.min(this.#capacity, this.#tokens + (now - this.#at) * this.#perMs);
+    this.#at = now;
   }
 }
 
@@ -135,6 +182,16 @@ export class KeyedRateLimiter {
       this.#buckets.set(key, bucket);
     }
     return bucket.take(now);
+  }
+
+  /** Whether `take(key, now)` would succeed; takes nothing and makes no bucket. */
+  available(key: string, now: number): boolean {
+    return this.#buckets.get(key)?.available(now) ?? true;
+  }
+
+  /** Gives back a token taken from `key`'s bucket (nothing if it has none: it is full). */
+  refund(key: string, now: number): void {
+    this.#buckets.get(key)?.refund(now);
   }
 
   /** Forgets every bucket that is full again at `now`. */
@@ -190,11 +247,25 @@ export class ConnectionLimiter {
   }
 }
 
-/** The IP address of a "host:port" peer string ("[::1]:5000" and "::1:5000" give "::1"). */
+/**
+ * The IP address of a peer string as the I/O layer writes it, "host:port" (the port is always
+ * there): "127.0.0.1:5000", "::1:5000" and "[::1]:5000" give "127.0.0.1", "::1" and "::1". An
+ * IPv4-mapped IPv6 address ("::ffff:10.0.0.1") gives its IPv4 address, and IPv6 is lower-cased,
+ * so that one client has one key whichever way its address was written.
+ */
 export function ipOf(peer: string): string {
-  const colon = peer.lastIndexOf(":");
-  const host = colon < 0 ? peer : peer.slice(0, colon);
-  return host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
+  let host: string;
+  if (peer.startsWith("[")) {
+    const close = peer.indexOf("]");
+    host = close < 0 ? peer.slice(1) : peer.slice(1, close);
+  } else {
+    const colon = peer.lastIndexOf(":");
+    host = colon < 0 ? peer : peer.slice(0, colon);
+  }
+  if (!host.includes(":")) return host;
+  host = host.toLowerCase();
+  const mapped = /^(?:::|(?:0{1,4}:){5})ffff:(\d{1,3}(?:\.\d{1,3}){3})$/.exec(host);
+  return mapped === null ? host : mapped[1]!;
 }
 
 /** A connection's timestamps (ms), as `liveness()` reads them. */

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   ConnectionLimiter,
   DEFAULT_LIMITS,
+  frameBurst,
   ipOf,
   KeyedRateLimiter,
   liveness,
@@ -154,4 +155,67 @@ Deno.test("ipOf() takes the address of a host:port peer", () => {
   assert.equal(ipOf("::1:5000"), "::1");
   assert.equal(ipOf("[::1]:5000"), "::1");
   assert.equal(ipOf(""), "");
+});
+
+Deno.test("ipOf() gives one key per client however its IPv6 address is written", () => {
+  assert.equal(ipOf("2001:DB8::1:443"), "2001:db8::1");
+  assert.equal(ipOf("[2001:db8::1]:443"), "2001:db8::1");
+  assert.equal(ipOf("fe80::1%eth0:22"), "fe80::1%eth0");
+  assert.equal(ipOf("[fe80::1%eth0]:22"), "fe80::1%eth0");
+  // A dual-stack listener sees IPv4 clients as IPv4-mapped IPv6.
+  assert.equal(ipOf("::ffff:10.0.0.1:5000"), "10.0.0.1");
+  assert.equal(ipOf("[::FFFF:10.0.0.1]:5000"), "10.0.0.1");
+  assert.equal(ipOf("0:0:0:0:0:ffff:10.0.0.1:5000"), "10.0.0.1");
+  assert.equal(ipOf("::ffff:1:5000"), "::ffff:1", "not a mapped address");
+  assert.equal(ipOf("10.0.0.1"), "10.0.0.1");
+});
+
+Deno.test("TokenBucket.available() and refund() peek and give back without passing the capacity", () => {
+  const bucket = new TokenBucket(2, 1, 0);
+  assert.ok(bucket.available(0));
+  bucket.take(0);
+  bucket.take(0);
+  assert.equal(bucket.available(0), false);
+  bucket.refund(0);
+  assert.ok(bucket.available(0));
+  assert.ok(bucket.take(0));
+  bucket.refund(5000);
+  bucket.refund(5000);
+  assert.ok(bucket.full(5000));
+  assert.ok(bucket.take(5000) && bucket.take(5000));
+  assert.equal(bucket.take(5000), false, "refunds never pass the capacity");
+});
+
+Deno.test("KeyedRateLimiter.available() makes no bucket; refund() gives a token back", () => {
+  const limiter = new KeyedRateLimiter(1, 1 / 60);
+  assert.ok(limiter.available("alice", 0));
+  assert.equal(limiter.size, 0);
+  limiter.take("alice", 0);
+  assert.equal(limiter.available("alice", 0), false);
+  limiter.refund("alice", 0);
+  assert.ok(limiter.available("alice", 0));
+  limiter.refund("nobody", 0);
+  assert.equal(limiter.size, 1);
+});
+
+Deno.test("DEFAULT_LIMITS: a benchmark sender at 50,000 messages/s for 10 s is never limited", () => {
+  const limits = resolveLimits();
+  const messages = new TokenBucket(limits.msgBurst, limits.msgRate, 0);
+  // Per connection: its messages and the ACKs of what it receives, at 75,000 each.
+  const frames = new TokenBucket(frameBurst(limits), limits.frameRate, 0);
+  for (let i = 0; i < 500_000; i++) if (!messages.take(i / 50)) assert.fail(`message ${i}`);
+  for (let i = 0; i < 1_500_000; i++) if (!frames.take(i / 150)) assert.fail(`frame ${i}`);
+  assert.ok(limits.frameRate >= 2 * limits.msgRate, "looser than the message rate");
+});
+
+Deno.test("DEFAULT_LIMITS: password limits are per address and name, and small", () => {
+  assert.equal(DEFAULT_LIMITS.passwordsPerMinute, 30);
+  assert.equal(DEFAULT_LIMITS.passwordFailuresPerMinute, 10);
+  assert.equal(DEFAULT_LIMITS.passwordChecksPerIp, 2);
+  assert.ok(DEFAULT_LIMITS.maxPasswordChecks >= 2 * DEFAULT_LIMITS.passwordChecksPerIp);
+});
+
+Deno.test("frameBurst() is frameRate, and at least twice msgBurst", () => {
+  assert.equal(frameBurst({ frameRate: 100, msgBurst: 20 }), 100);
+  assert.equal(frameBurst({ frameRate: 10, msgBurst: 20 }), 40);
 });

@@ -1,477 +1,278 @@
 import assert from "node:assert/strict";
-import {
-  CredentialOption,
-  encodeHelloOptions,
-  type Frame,
-  FrameDecoder,
-  FrameType,
-} from "../protocol/mod.ts";
+import { CredentialOption, encodeHelloOptions, type Frame, FrameType } from "../protocol/mod.ts";
 import { MemoryStore } from "../store/memory_store.ts";
-import type { Authenticator, AuthMode, AuthRequest } from "./login_gate.ts";
-import { type ConnId, ServerCore } from "./server_core.ts";
+import type { Limits } from "./limits.ts";
+import {
+  type Authenticator,
+  type AuthMode,
+  type AuthRequest,
+  type AuthResult,
+  LoginGate,
+  MAX_ROUNDS,
+  type Verdict,
+} from "./login_gate.ts";
 
-const text = (s: string) => new TextEncoder().encode(s);
-
-/** A fake authenticator: a "hash" is "h:" + the password; the test answers each check. */
-class FakeAuthenticator implements Authenticator {
+/** Records the checks asked for; the test answers them. */
+class Recorder implements Authenticator {
   requests: AuthRequest[] = [];
   cancelled: number[] = [];
-
   check(request: AuthRequest): void {
     this.requests.push(request);
   }
-
   cancel(ticket: number): void {
     this.cancelled.push(ticket);
   }
-
-  /** The answer the real one would give to `request`. */
-  static answer(request: AuthRequest) {
-    const ok = request.hash === undefined || request.hash === `h:${request.password}`;
-    const next = request.hash === undefined ? request.password : request.newPassword;
-    return { ticket: request.ticket, ok, ...(next === undefined ? {} : { newHash: `h:${next}` }) };
-  }
-}
-
-/** A store whose commits fail while `failing` is set. */
-class FlakyStore extends MemoryStore {
-  failing = false;
-  override commit(): void {
-    if (this.failing) throw new Error("disk I/O error");
-    super.commit();
-  }
-}
-
-interface Seen {
-  type: number;
-  id: number;
-  src: string;
-  dst: string;
-  payload: string;
-}
-
-const ACK = (id: number, src: string, dst: string, code: string): Seen => ({
-  type: FrameType.ACK,
-  id,
-  src,
-  dst,
-  payload: code,
-});
-
-/** A core with a fake authenticator, driven frame by frame (all big-endian). */
-class Harness {
-  readonly store = new FlakyStore();
-  readonly auth = new FakeAuthenticator();
-  readonly core: ServerCore;
-  readonly sent: { conn: ConnId; bytes: Uint8Array }[] = [];
-  readonly closed = new Set<ConnId>();
-  #taken = new Map<ConnId, number>();
-
-  constructor(mode: AuthMode = "open", withAuthenticator = true) {
-    this.core = new ServerCore({
-      store: this.store,
-      auth: mode,
-      ...(withAuthenticator ? { authenticator: this.auth } : {}),
-      outbox: {
-        send: (conn, bytes) => this.sent.push({ conn, bytes }),
-        close: (conn) => this.closed.add(conn),
-      },
-    });
-  }
-
-  frame(conn: ConnId, frame: Frame, now = 0): void {
-    this.core.frame(conn, frame, "be", now);
-  }
-
-  /** Opens `conn` and says HELLO as `name` with `options`; does not end the turn. */
-  hello(conn: ConnId, name: string, options: [string, string][] = [], id = 0, now = 0): void {
-    this.core.open(conn, now, `127.0.0.1:${40000 + conn}`);
-    const payload = encodeHelloOptions(options);
-    this.frame(conn, { type: FrameType.HELLO, id, src: name, dst: "", payload }, now);
-  }
-
-  /** Answers the oldest unanswered check as the real authenticator would. */
-  answer(now = 0, override: { ok?: boolean } = {}): AuthRequest {
-    const request = this.auth.requests.shift();
+  /** The last request, which the test expects to exist. */
+  last(): AuthRequest {
+    const request = this.requests.at(-1);
     assert.ok(request !== undefined, "a check was asked for");
-    this.core.authenticated(
-      request.conn,
-      { ...FakeAuthenticator.answer(request), ...override },
-      now,
-    );
     return request;
   }
-
-  msg(conn: ConnId, src: string, dst: string, id: number, payload: string, now = 0): void {
-    this.frame(conn, { type: FrameType.MSG, id, src, dst, payload: text(payload) }, now);
-  }
-
-  /** Opens `conn` and logs in as `name` without a password; asserts the "200". */
-  login(conn: ConnId, name: string): void {
-    this.hello(conn, name);
-    this.core.commit(0);
-    assert.deepEqual(this.take(conn), [ACK(0, "", name, "200")]);
-  }
-
-  /** What was sent to `conn` since the last `take`. */
-  take(conn: ConnId): Seen[] {
-    const mine = this.sent.filter((s) => s.conn === conn);
-    const start = this.#taken.get(conn) ?? 0;
-    this.#taken.set(conn, mine.length);
-    const frames: Seen[] = [];
-    for (const { bytes } of mine.slice(start)) {
-      for (const f of new FrameDecoder({ order: "be" }).push(bytes)) {
-        const payload = new TextDecoder().decode(f.payload);
-        frames.push({ type: f.type, id: f.id, src: f.src, dst: f.dst, payload });
-      }
-    }
-    return frames;
-  }
 }
 
-const PASSWORD = (password: string): [string, string] => [CredentialOption.PASSWORD, password];
-const NEW_PASSWORD = (password: string): [string, string] => [
-  CredentialOption.NEW_PASSWORD,
-  password,
-];
+function setup(mode: AuthMode = "open", limits: Partial<Limits> = {}) {
+  const store = new MemoryStore();
+  const auth = new Recorder();
+  const gate = new LoginGate({
+    store,
+    mode,
+    authenticator: auth,
+    limits: {
+      passwordsPerMinute: 1000,
+      passwordFailuresPerMinute: 1000,
+      passwordChecksPerIp: 1000,
+      maxPasswordChecks: 1000,
+      ...limits,
+    },
+  });
+  return { store, auth, gate };
+}
 
-Deno.test("ServerCore open mode: a HELLO without a password for an open name asks no check", () => {
-  const h = new Harness("open");
-  h.login(1, "alice");
-  assert.equal(h.auth.requests.length, 0);
-  assert.deepEqual(h.store.accounts(), []);
+function helloFrame(name: string, password?: string, newPassword?: string): Frame {
+  const options: [string, string][] = [];
+  if (password !== undefined) options.push([CredentialOption.PASSWORD, password]);
+  if (newPassword !== undefined) options.push([CredentialOption.NEW_PASSWORD, newPassword]);
+  return { type: FrameType.HELLO, id: 7, src: name, dst: "", payload: encodeHelloOptions(options) };
+}
+
+const at = (address = "10.0.0.1", now = 0) => ({ address, now });
+const ok = (request: AuthRequest, newHash?: string): AuthResult => ({
+  ticket: request.ticket,
+  ok: true,
+  ...(newHash === undefined ? {} : { newHash }),
+});
+const wrong = (request: AuthRequest): AuthResult => ({ ticket: request.ticket, ok: false });
+const code = (verdict: Verdict | undefined) =>
+  verdict?.kind === "refuse" ? verdict.code : verdict?.kind;
+
+Deno.test("LoginGate.hello() opens a name without an account and without a password: no check", () => {
+  const { gate, auth } = setup("open");
+  assert.deepEqual(gate.hello(1, helloFrame("alice"), at()), { kind: "open" });
+  assert.equal(auth.requests.length, 0);
+  assert.equal(gate.checking, 0);
 });
 
-Deno.test("ServerCore open mode: the first HELLO with a password claims the name", () => {
-  const h = new Harness("open");
-  h.hello(1, "alice", [PASSWORD("pw1"), ["timed", ""]], 7);
-  h.core.commit(0);
-  assert.deepEqual(h.take(1), [], "no answer while the password is hashed");
-  const [request] = h.auth.requests;
-  assert.deepEqual({ ...request, ticket: 0 }, {
-    ticket: 0,
+Deno.test("LoginGate.hello() asks for a check with the account's hash and the client's address", () => {
+  const { gate, auth, store } = setup("open");
+  store.setAccount("alice", "h:pw", 0);
+  assert.deepEqual(gate.hello(1, helloFrame("alice", "pw"), at("10.0.0.5")), { kind: "wait" });
+  const { ticket: _, ...request } = auth.last();
+  assert.deepEqual(request, {
     conn: 1,
     name: "alice",
-    password: "pw1",
-    hash: undefined,
+    address: "10.0.0.5",
+    password: "pw",
+    hash: "h:pw",
     newPassword: undefined,
+    decoy: false,
   });
-  h.answer(5);
-  assert.deepEqual(h.take(1), [], "the account is durable before the 200");
-  h.core.commit(5);
-  assert.deepEqual(h.take(1), [ACK(7, "", "alice", "200")]);
-  assert.deepEqual(h.store.account("alice"), { hash: "h:pw1", updatedAt: 5 });
-  assert.deepEqual(h.store.users(), ["alice"]);
-  assert.deepEqual(h.core.online(), ["alice"]);
+  assert.equal(gate.checking, 1);
 });
 
-Deno.test("ServerCore holds the frames behind a HELLO until its check and its 200", () => {
-  const h = new Harness("open");
-  h.login(2, "bob");
-  h.hello(1, "alice", [PASSWORD("pw1")]);
-  h.msg(1, "alice", "bob", 1, "first");
-  h.msg(1, "alice", "bob", 2, "second");
-  h.core.commit(0);
-  assert.deepEqual(h.take(2), []);
-  h.answer();
-  h.core.commit(0);
-  assert.deepEqual(h.take(1), [ACK(0, "", "alice", "200")]);
-  assert.deepEqual(h.take(2).map((f) => f.payload), ["first", "second"]);
+Deno.test("LoginGate.result() turns answers into login, register, change or 401", () => {
+  const { gate, auth, store } = setup("open");
+  store.setAccount("alice", "h:pw", 0);
+  gate.hello(1, helloFrame("alice", "pw"), at());
+  const login = gate.result(1, ok(auth.last()), 0);
+  assert.deepEqual(login?.verdict, { kind: "login" });
+  assert.equal(login?.frame.id, 7, "with the HELLO it is about");
+
+  gate.hello(2, helloFrame("bob", "first"), at());
+  assert.equal(auth.last().hash, undefined, "a first claim: hash it");
+  assert.deepEqual(gate.result(2, ok(auth.last(), "h:first"), 0)?.verdict, {
+    kind: "register",
+    hash: "h:first",
+  });
+
+  gate.hello(3, helloFrame("alice", "pw", "new"), at());
+  assert.equal(auth.last().newPassword, "new");
+  assert.deepEqual(gate.result(3, ok(auth.last(), "h:new"), 0)?.verdict, {
+    kind: "change",
+    hash: "h:new",
+  });
+
+  gate.hello(4, helloFrame("alice", "nope"), at());
+  assert.equal(code(gate.result(4, wrong(auth.last()), 0)?.verdict), "401");
+  assert.equal(gate.checking, 0);
 });
 
-Deno.test("ServerCore refuses a claimed name with 401 without, or with a wrong, password", () => {
-  const h = new Harness("open");
-  h.store.setAccount("alice", "h:right", 0);
-  h.hello(1, "alice", [], 3);
-  h.core.commit(0);
-  assert.deepEqual(h.take(1), [ACK(3, "", "alice", "401")]);
-  assert.ok(h.closed.has(1));
-  assert.equal(h.auth.requests.length, 0, "no check without a password");
-
-  h.hello(2, "alice", [PASSWORD("wrong")], 4);
-  assert.equal(h.auth.requests[0]?.hash, "h:right");
-  h.answer();
-  h.core.commit(0);
-  assert.deepEqual(h.take(2), [ACK(4, "", "alice", "401")]);
-  assert.ok(h.closed.has(2));
-  assert.deepEqual(h.core.online(), []);
-
-  h.hello(3, "alice", [PASSWORD("right")], 5);
-  h.answer();
-  h.core.commit(0);
-  assert.deepEqual(h.take(3), [ACK(5, "", "alice", "200")]);
-  assert.equal(h.store.account("alice")?.hash, "h:right", "a login does not rewrite the hash");
+Deno.test("LoginGate.result() ignores an unknown conn or a stale ticket", () => {
+  const { gate, auth, store } = setup("open");
+  store.setAccount("alice", "h:pw", 0);
+  gate.hello(1, helloFrame("alice", "pw"), at());
+  const request = auth.last();
+  assert.equal(gate.result(2, ok(request), 0), undefined);
+  assert.equal(gate.result(1, { ticket: request.ticket + 1, ok: true }, 0), undefined);
+  assert.equal(gate.result(1, ok(request), 0)?.verdict.kind, "login");
+  assert.equal(gate.result(1, ok(request), 0), undefined, "answered once");
 });
 
-Deno.test("ServerCore required mode: no password is 401; the first one registers", () => {
-  const h = new Harness("required");
-  h.hello(1, "alice");
-  h.core.commit(0);
-  assert.deepEqual(h.take(1), [ACK(0, "", "alice", "401")]);
-  h.hello(2, "alice", [PASSWORD("pw")]);
-  h.answer();
-  h.core.commit(0);
-  assert.deepEqual(h.take(2), [ACK(0, "", "alice", "200")]);
-  assert.equal(h.store.account("alice")?.hash, "h:pw");
+Deno.test("LoginGate.result() checks again when the account changed meanwhile, at most MAX_ROUNDS times", () => {
+  const { gate, auth, store } = setup("open");
+  store.setAccount("alice", "h:0", 0);
+  gate.hello(1, helloFrame("alice", "pw"), at());
+  for (let round = 1; round < MAX_ROUNDS; round++) {
+    store.setAccount("alice", `h:${round}`, round);
+    const verdict = gate.result(1, ok(auth.last()), round)?.verdict;
+    assert.deepEqual(verdict, { kind: "wait" }, `round ${round}`);
+    assert.equal(auth.last().hash, `h:${round}`, "checked against what is there now");
+  }
+  assert.equal(auth.requests.length, MAX_ROUNDS);
+  store.setAccount("alice", "h:last", 9);
+  const verdict = gate.result(1, ok(auth.last()), 9)?.verdict;
+  assert.equal(code(verdict), "401");
+  assert.match(verdict?.kind === "refuse" ? verdict.reason : "", /kept changing/);
+  assert.equal(gate.checking, 0);
 });
 
-Deno.test("ServerCore invite mode: only names with an account log in", () => {
-  const h = new Harness("invite");
-  h.hello(1, "mallory", [PASSWORD("pw")]);
-  h.core.commit(0);
-  assert.deepEqual(h.take(1), [ACK(0, "", "mallory", "401")]);
-  assert.equal(h.auth.requests.length, 0);
-  assert.deepEqual(h.store.accounts(), []);
-  h.store.setAccount("alice", "h:pw", 0);
-  h.hello(2, "alice", [PASSWORD("pw")]);
-  h.answer();
-  h.core.commit(0);
-  assert.deepEqual(h.take(2), [ACK(0, "", "alice", "200")]);
+Deno.test("LoginGate.result(): a first claim that lost the race is checked against the winner", () => {
+  const { gate, auth, store } = setup("open");
+  gate.hello(1, helloFrame("alice", "mine"), at());
+  store.setAccount("alice", "h:theirs", 1);
+  assert.deepEqual(gate.result(1, ok(auth.last(), "h:mine"), 1)?.verdict, { kind: "wait" });
+  assert.equal(auth.last().hash, "h:theirs");
+  assert.equal(code(gate.result(1, wrong(auth.last()), 1)?.verdict), "401");
 });
 
-Deno.test("ServerCore answers an invalid name 400 before looking at its password", () => {
-  const h = new Harness("invite");
-  h.hello(1, "a b", [PASSWORD("pw")], 2);
-  h.core.commit(0);
-  assert.deepEqual(h.take(1), [ACK(2, "", "", "400")]);
-  assert.equal(h.auth.requests.length, 0);
+Deno.test("LoginGate invite mode: an unknown name costs a decoy check, then 401", () => {
+  const { gate, auth } = setup("invite");
+  assert.deepEqual(gate.hello(1, helloFrame("mallory", "pw"), at()), { kind: "wait" });
+  const request = auth.last();
+  assert.deepEqual([request.decoy, request.hash], [true, undefined]);
+  // Even an authenticator that says yes opens nothing for a decoy.
+  assert.equal(code(gate.result(1, ok(request, "h:pw"), 0)?.verdict), "401");
+  // Without a password there is nothing to time: refused at once, as for a known name.
+  assert.equal(code(gate.hello(2, helloFrame("mallory"), at())), "401");
 });
 
-Deno.test("ServerCore refuses an unusable password or new password with 400", () => {
-  const h = new Harness("open");
-  h.hello(1, "alice", [PASSWORD("x".repeat(257))]);
-  h.core.commit(0);
-  assert.deepEqual(h.take(1), [ACK(0, "", "alice", "400")]);
-  h.store.setAccount("bob", "h:pw", 0);
-  h.hello(2, "bob", [PASSWORD("pw"), NEW_PASSWORD("y".repeat(300))]);
-  h.core.commit(0);
-  assert.deepEqual(h.take(2), [ACK(0, "", "bob", "400")]);
-  assert.equal(h.auth.requests.length, 0);
+Deno.test("LoginGate invite mode: a name invited during its decoy check is checked for real", () => {
+  const { gate, auth, store } = setup("invite");
+  gate.hello(1, helloFrame("carol", "pw"), at());
+  store.setAccount("carol", "h:pw", 1);
+  assert.deepEqual(gate.result(1, wrong(auth.last()), 1)?.verdict.kind, "refuse");
+  gate.hello(2, helloFrame("dave", "pw"), at());
+  store.setAccount("dave", "h:pw", 1);
+  assert.deepEqual(gate.result(2, ok(auth.last()), 1)?.verdict, { kind: "wait" });
+  assert.deepEqual([auth.last().decoy, auth.last().hash], [false, "h:pw"]);
+  assert.deepEqual(gate.result(2, ok(auth.last()), 1)?.verdict, { kind: "login" });
 });
 
-Deno.test("ServerCore never binds a protected name to a connection without HELLO", () => {
-  const h = new Harness("open");
-  h.store.setAccount("alice", "h:pw", 0);
-  h.login(2, "bob");
-  h.core.open(1, 0);
-  h.msg(1, "alice", "bob", 0, "I am alice");
-  h.core.commit(0);
-  assert.deepEqual(h.take(1), [ACK(0, "", "alice", "401")]);
-  assert.ok(h.closed.has(1));
-  assert.deepEqual(h.take(2), [], "the message was not delivered");
-  // An open name still binds as in seed 000.
-  h.core.open(3, 0);
-  h.msg(3, "carol", "bob", 0, "hi");
-  h.core.commit(0);
-  assert.deepEqual(h.take(2).map((f) => f.payload), ["hi"]);
+Deno.test("LoginGate: a password change for a name without an account costs a decoy check", () => {
+  const { gate, auth } = setup("open");
+  assert.deepEqual(gate.hello(1, helloFrame("nobody", "x", "y"), at()), { kind: "wait" });
+  assert.equal(auth.last().decoy, true);
+  assert.equal(code(gate.result(1, ok(auth.last(), "h:y"), 0)?.verdict), "401");
 });
 
-Deno.test("ServerCore required and invite modes bind no connection without HELLO", () => {
-  for (const mode of ["required", "invite"] as const) {
-    const h = new Harness(mode);
-    h.core.open(1, 0);
-    h.msg(1, "carol", "bob", 0, "hi");
-    h.core.commit(0);
-    assert.deepEqual(h.take(1), [ACK(0, "", "carol", "401")], mode);
-    assert.ok(h.closed.has(1));
+Deno.test("LoginGate.result() refuses with the authenticator's code when its check did not run", () => {
+  const { gate, auth, store } = setup("open");
+  store.setAccount("alice", "h:pw", 0);
+  gate.hello(1, helloFrame("alice", "pw"), at());
+  const verdict = gate.result(1, { ticket: auth.last().ticket, ok: false, code: "503" }, 0);
+  assert.equal(code(verdict?.verdict), "503");
+});
+
+Deno.test("LoginGate.legacyAllowed() binds only open names in open mode", () => {
+  for (const mode of ["open", "required", "invite"] as const) {
+    const { gate, store } = setup(mode);
+    store.setAccount("alice", "h:pw", 0);
+    assert.equal(gate.legacyAllowed("bob"), mode === "open", mode);
+    assert.equal(gate.legacyAllowed("alice"), false, mode);
   }
 });
 
-Deno.test("ServerCore takeover: the right password replaces the holder, whose live message is stored", () => {
-  const h = new Harness("open");
-  h.store.setAccount("alice", "h:pw", 0);
-  h.login(2, "bob");
-  h.hello(1, "alice", [PASSWORD("pw")]);
-  h.answer();
-  h.core.commit(0);
-  assert.deepEqual(h.take(1), [ACK(0, "", "alice", "200")]);
-  // bob -> alice, forwarded to the old connection and never acknowledged.
-  h.msg(2, "bob", "alice", 9, "are you there?");
-  h.core.commit(0);
-  assert.deepEqual(h.take(1).map((f) => f.payload), ["are you there?"]);
-
-  h.hello(3, "alice", [PASSWORD("pw")], 4, 100);
-  h.answer(100);
-  assert.deepEqual(h.take(1), [{
-    type: FrameType.TAKEOVER,
-    id: 0,
-    src: "",
-    dst: "alice",
-    payload: "replaced by a new login",
-  }]);
-  assert.ok(h.closed.has(1));
-  h.core.commit(100);
-  assert.deepEqual(h.take(2), [ACK(9, "alice", "bob", "300")]);
-  const got = h.take(3);
-  assert.deepEqual(got[0], ACK(4, "", "alice", "200"));
-  assert.deepEqual(got.slice(1).map((f) => [f.type, f.src, f.id, f.payload]), [
-    [FrameType.OFFLINE, "bob", 9, "are you there?"],
-  ]);
-  assert.deepEqual(h.core.online().sort(), ["alice", "bob"]);
-  assert.equal(h.core.connections, 2);
+Deno.test("LoginGate.cancel() forgets the check and tells the authenticator", () => {
+  const { gate, auth, store } = setup("open", { passwordChecksPerIp: 1 });
+  store.setAccount("alice", "h:pw", 0);
+  gate.hello(1, helloFrame("alice", "pw"), at());
+  const request = auth.last();
+  gate.cancel(1);
+  gate.cancel(1);
+  assert.deepEqual(auth.cancelled, [request.ticket]);
+  assert.equal(gate.result(1, ok(request), 0), undefined);
+  assert.equal(gate.checking, 0);
+  assert.deepEqual(gate.hello(2, helloFrame("alice", "pw"), at()), { kind: "wait" }, "freed");
 });
 
-Deno.test("ServerCore takeover of a seed-000 session closes it without a TAKEOVER frame", () => {
-  const h = new Harness("open");
-  h.login(2, "bob");
-  h.core.open(1, 0);
-  h.msg(1, "alice", "bob", 0, "legacy hello");
-  h.core.commit(0);
-  h.take(1);
-  // The operator gives alice a password while her seed-000 session is online.
-  h.store.setAccount("alice", "h:pw", 0);
-  h.hello(3, "alice", [PASSWORD("pw")]);
-  h.answer();
-  h.core.commit(0);
-  assert.deepEqual(h.take(1), []);
-  assert.ok(h.closed.has(1));
-  assert.deepEqual(h.take(3), [ACK(0, "", "alice", "200")]);
+Deno.test("LoginGate limits checks under way per address (423) and in total (503)", () => {
+  const { gate, auth, store } = setup("open", { passwordChecksPerIp: 2, maxPasswordChecks: 3 });
+  store.setAccount("alice", "h:pw", 0);
+  assert.equal(code(gate.hello(1, helloFrame("alice", "a"), at("10.0.0.1"))), "wait");
+  assert.equal(code(gate.hello(2, helloFrame("alice", "b"), at("10.0.0.1"))), "wait");
+  assert.equal(code(gate.hello(3, helloFrame("alice", "c"), at("10.0.0.1"))), "423");
+  assert.equal(code(gate.hello(4, helloFrame("alice", "d"), at("10.0.0.2"))), "wait");
+  assert.equal(code(gate.hello(5, helloFrame("alice", "e"), at("10.0.0.3"))), "503");
+  assert.equal(code(gate.hello(6, helloFrame("bob"), at("10.0.0.1"))), "open", "no password");
+  assert.equal(auth.requests.length, 3);
+  gate.result(1, wrong(auth.requests[0]!), 0);
+  assert.equal(code(gate.hello(7, helloFrame("alice", "f"), at("10.0.0.1"))), "wait");
 });
 
-Deno.test("ServerCore: without a password a held name stays 409; a first claim takes nothing over", () => {
-  const h = new Harness("open");
-  h.login(1, "alice");
-  h.hello(2, "alice", [], 1);
-  h.core.commit(0);
-  assert.deepEqual(h.take(2), [ACK(1, "", "alice", "409")]);
-  h.hello(3, "alice", [PASSWORD("pw")], 2);
-  h.answer();
-  h.core.commit(0);
-  assert.deepEqual(h.take(3), [ACK(2, "", "alice", "409")]);
-  assert.equal(h.closed.has(1), false);
-  assert.deepEqual(h.store.accounts(), [], "a refused claim stores nothing");
+Deno.test("LoginGate limits checks started per minute per address; a new round is not one", () => {
+  const { gate, auth, store } = setup("open", { passwordsPerMinute: 2 });
+  store.setAccount("alice", "h:0", 0);
+  gate.hello(1, helloFrame("alice", "pw"), at());
+  store.setAccount("alice", "h:1", 0);
+  assert.equal(code(gate.result(1, ok(auth.last()), 0)?.verdict), "wait", "round 2: free");
+  gate.result(1, ok(auth.last()), 0);
+  assert.equal(code(gate.hello(2, helloFrame("alice", "pw"), at())), "wait");
+  assert.equal(code(gate.hello(3, helloFrame("alice", "pw"), at())), "423");
+  assert.equal(code(gate.hello(4, helloFrame("alice", "pw"), at("10.0.0.2"))), "wait");
+  assert.equal(code(gate.hello(5, helloFrame("alice", "pw"), at("10.0.0.1", 30_000))), "wait");
 });
 
-Deno.test("ServerCore password change: new-password is stored, 200, closed, no login", () => {
-  const h = new Harness("open");
-  h.store.setAccount("alice", "h:old", 0);
-  h.login(2, "bob");
-  h.hello(1, "alice", [PASSWORD("old"), NEW_PASSWORD("new")], 6);
-  h.msg(1, "alice", "bob", 1, "held, then dropped");
-  const request = h.auth.requests[0]!;
-  assert.deepEqual([request.hash, request.newPassword], ["h:old", "new"]);
-  h.answer(50);
-  h.core.commit(50);
-  assert.deepEqual(h.take(1), [ACK(6, "", "alice", "200")]);
-  assert.ok(h.closed.has(1));
-  assert.deepEqual(h.store.account("alice"), { hash: "h:new", updatedAt: 50 });
-  assert.deepEqual(h.core.online(), ["bob"]);
-  assert.deepEqual(h.take(2), []);
+Deno.test("LoginGate limits wrong passwords per name; a right one gives its token back", () => {
+  const { gate, auth, store } = setup("open", { passwordFailuresPerMinute: 2 });
+  store.setAccount("alice", "h:pw", 0);
+  let conn = 0;
+  const attempt = (password: string, now = 0, name = "alice") => {
+    const verdict = gate.hello(++conn, helloFrame(name, password), at(`10.0.0.${conn}`, now));
+    if (verdict.kind !== "wait") return code(verdict);
+    const request = auth.last();
+    const right = request.hash === `h:${password}`;
+    return code(gate.result(conn, right ? ok(request) : wrong(request), now)?.verdict);
+  };
+  for (let i = 0; i < 5; i++) assert.equal(attempt("pw"), "login", "right ones cost nothing");
+  assert.equal(attempt("x"), "401");
+  assert.equal(attempt("y"), "401");
+  assert.equal(attempt("pw"), "423", "locked, for every address, even with the right one");
+  assert.equal(attempt("x", 0, "bob"), "401", "other names are not locked");
+  assert.equal(attempt("pw", 30_000), "login", "one failure back after 30 s at 2 a minute");
 });
 
-Deno.test("ServerCore password change: a wrong old password or no account is 401", () => {
-  const h = new Harness("open");
-  h.store.setAccount("alice", "h:old", 0);
-  h.hello(1, "alice", [PASSWORD("nope"), NEW_PASSWORD("new")]);
-  h.answer();
-  h.core.commit(0);
-  assert.deepEqual(h.take(1), [ACK(0, "", "alice", "401")]);
-  assert.equal(h.store.account("alice")?.hash, "h:old");
-  h.hello(2, "carol", [PASSWORD("x"), NEW_PASSWORD("y")]);
-  h.hello(3, "alice", [NEW_PASSWORD("y")]);
-  h.core.commit(0);
-  assert.deepEqual(h.take(2), [ACK(0, "", "carol", "401")]);
-  assert.deepEqual(h.take(3), [ACK(0, "", "alice", "401")]);
-  assert.equal(h.auth.requests.length, 0);
+Deno.test("LoginGate.prune() forgets full buckets; limits still apply after", () => {
+  const { gate, auth, store } = setup("open", { passwordsPerMinute: 1 });
+  store.setAccount("alice", "h:pw", 0);
+  gate.hello(1, helloFrame("alice", "pw"), at());
+  gate.result(1, ok(auth.last()), 0);
+  gate.prune(1000);
+  assert.equal(code(gate.hello(2, helloFrame("alice", "pw"), at("10.0.0.1", 1000))), "423");
+  gate.prune(60_000);
+  assert.equal(code(gate.hello(3, helloFrame("alice", "pw"), at("10.0.0.1", 60_000))), "wait");
 });
 
-Deno.test("ServerCore answers 500 and keeps no account when the claim cannot be stored", () => {
-  const h = new Harness("open");
-  h.hello(1, "alice", [PASSWORD("pw")]);
-  h.answer();
-  h.store.failing = true;
-  h.core.commit(0);
-  assert.deepEqual(h.take(1), [ACK(0, "", "alice", "500")]);
-  assert.ok(h.closed.has(1));
-  h.store.failing = false;
-  assert.equal(h.store.account("alice"), undefined);
-});
-
-Deno.test("ServerCore cancels the check of a connection that closed; a late answer is ignored", () => {
-  const h = new Harness("open");
-  h.hello(1, "alice", [PASSWORD("pw")]);
-  const request = h.auth.requests[0]!;
-  h.core.closed(1, 0);
-  assert.deepEqual(h.auth.cancelled, [request.ticket]);
-  h.answer();
-  h.core.commit(0);
-  assert.deepEqual(h.take(1), []);
-  assert.deepEqual(h.store.accounts(), []);
-  assert.deepEqual(h.core.online(), []);
-});
-
-Deno.test("ServerCore ignores an answer with a stale ticket", () => {
-  const h = new Harness("open");
-  h.hello(1, "alice", [PASSWORD("pw")]);
-  const request = h.auth.requests[0]!;
-  h.core.authenticated(1, { ticket: request.ticket + 1, ok: true, newHash: "h:x" }, 0);
-  h.core.commit(0);
-  assert.deepEqual(h.take(1), []);
-  h.answer();
-  h.core.commit(0);
-  assert.deepEqual(h.take(1), [ACK(0, "", "alice", "200")]);
-});
-
-Deno.test("ServerCore: two first claims at once: the second is checked against the first", () => {
-  const h = new Harness("open");
-  h.hello(1, "alice", [PASSWORD("one")]);
-  h.hello(2, "alice", [PASSWORD("two")]);
-  h.answer();
-  h.core.commit(0);
-  assert.deepEqual(h.take(1), [ACK(0, "", "alice", "200")]);
-  // The second claim's hash is stale: it is checked again, now against alice's account.
-  h.answer();
-  const recheck = h.auth.requests[0]!;
-  assert.deepEqual([recheck.conn, recheck.hash], [2, "h:one"]);
-  h.answer();
-  h.core.commit(0);
-  assert.deepEqual(h.take(2), [ACK(0, "", "alice", "401")]);
-  assert.equal(h.store.account("alice")?.hash, "h:one");
-});
-
-Deno.test("ServerCore without an authenticator refuses every login that needs a password", () => {
-  const h = new Harness("open", false);
-  h.hello(1, "alice", [PASSWORD("pw")]);
-  h.core.commit(0);
-  assert.deepEqual(h.take(1), [ACK(0, "", "alice", "401")]);
-  h.login(2, "bob");
-});
-
-Deno.test("ServerCore closes a connection that sends 1025 frames while its HELLO waits", () => {
-  const h = new Harness("open");
-  h.login(2, "bob");
-  h.hello(1, "alice", [PASSWORD("pw")]);
-  for (let i = 0; i < 1024; i++) h.msg(1, "alice", "bob", i, "x");
-  assert.equal(h.closed.has(1), false);
-  h.msg(1, "alice", "bob", 1024, "x");
-  h.core.commit(0);
-  assert.deepEqual(h.take(1), [ACK(1024, "", "", "400")]);
-  assert.ok(h.closed.has(1));
-  assert.deepEqual(h.auth.cancelled.length, 1);
-});
-
-Deno.test("ServerCore: a client's TAKEOVER frame is answered 501, as a reserved type was", () => {
-  const h = new Harness("open");
-  h.login(1, "alice");
-  h.frame(1, { type: FrameType.TAKEOVER, id: 3, src: "alice", dst: "", payload: text("") });
-  assert.deepEqual(h.take(1), [ACK(3, "", "alice", "501")]);
-  assert.equal(h.closed.has(1), false);
-});
-
-Deno.test("ServerCore stores messages for a name the operator gave an account while it ran", () => {
-  const h = new Harness("invite");
-  h.store.setAccount("bob", "h:pw", 0);
-  h.hello(1, "bob", [PASSWORD("pw")]);
-  h.answer();
-  h.core.commit(0);
-  h.take(1);
-  h.msg(1, "bob", "carol", 1, "before");
-  h.core.commit(0);
-  assert.deepEqual(h.take(1), [ACK(1, "carol", "bob", "404")]);
-  // `tinychat user add carol` on the running server's store.
-  h.store.setAccount("carol", "h:c", 1);
-  h.store.addUser("carol", 1);
-  h.msg(1, "bob", "carol", 2, "after");
-  h.core.commit(1);
-  assert.deepEqual(h.take(1), [ACK(2, "carol", "bob", "300")]);
+Deno.test("LoginGate without an authenticator refuses every login that needs a check", () => {
+  const gate = new LoginGate({ store: new MemoryStore(), mode: "open" });
+  assert.equal(code(gate.hello(1, helloFrame("alice", "pw"), at())), "401");
+  assert.equal(code(gate.hello(2, helloFrame("bob"), at())), "open");
 });

@@ -7,11 +7,12 @@ import {
   encodeTimed,
   type Frame,
   FrameType,
+  HEADER_SIZE,
   MAX_PAYLOAD_SIZE,
   nameProblem,
   readCode,
 } from "../protocol/mod.ts";
-import type { Store } from "../store/store.ts";
+import type { Store, StoredMessage } from "../store/store.ts";
 import {
   type Authenticator,
   type AuthMode,
@@ -20,7 +21,10 @@ import {
   type Verdict,
 } from "./login_gate.ts";
 import { type Answer, AnswerWindow, ANY_PAYLOAD } from "./answer_window.ts";
+import { TurnSummary } from "./turn_summary.ts";
 import {
+  type Activity,
+  frameBurst,
   ipOf,
   KeyedRateLimiter,
   type Limits,
@@ -63,8 +67,9 @@ export interface ServerCoreOptions {
   /** Stored messages handed over per step of a login drain. Default 512. */
   drainPage?: number;
   /**
-   * Abuse limits applied by the core: logins per minute per address, message rate, login and
-   * idle timeouts, stored bytes per recipient (the connection counts are the I/O layer's).
+   * Abuse limits applied by the core: logins per minute per address, message rate per user,
+   * frame rate per connection, password checks, login and idle timeouts, stored bytes per
+   * recipient (the connection counts are the I/O layer's).
    * Default: `DEFAULT_LIMITS`.
    */
   limits?: Partial<Limits>;
@@ -95,26 +100,32 @@ interface Session {
   closed: boolean;
   /** Frames that arrived behind a HELLO whose answer waits for its commit. */
   backlog: InboundFrame[] | undefined;
+  /** Bytes held in `backlog`. */
+  backlogBytes: number;
   /** Stored messages are still being handed over; live ones wait in `held`. */
   draining: boolean;
   drainAfter: number;
   waitingWritable: boolean;
-  held: Pending[];
+  /**
+   * Live messages that wait for the drain. Made at first use, as `handedOver` and `implicit`
+   * are: an idle connection has none of them.
+   */
+  held: Pending[] | undefined;
   /** Live messages addressed to this session, not yet acknowledged. */
   pendingToMe: number;
   /**
    * Stored messages handed over as type 2 and not acknowledged yet: key -> seqs, oldest first
    * (a sender may reuse an id: a seed-000 client restarts at 0, or a different payload).
    */
-  handedOver: Map<string, number[]>;
+  handedOver: Map<string, number[]> | undefined;
   /** Keys of `#implicitAcks` entries for this (legacy) session. */
-  implicit: Set<string>;
+  implicit: Set<string> | undefined;
   /** When the connection was accepted, and when its last frame came (ms). */
   opened: number;
   seen: number;
   /** When the server last sent it a PING (0: never). */
   pingedAt: number;
-  /** Its message rate bucket, made at its first message. */
+  /** Its frame rate bucket (every frame after login), made at its first such frame. */
   rate: TokenBucket | undefined;
   /** When its last "429" was logged (one line a second at most). */
   limitedLogAt: number;
@@ -155,11 +166,25 @@ interface Deferred {
   fail(): void;
 }
 
+/** A committed batch and the answers that wait for it to be durable (`ServerCore.takeCommit`). */
+export interface CommitTicket {
+  /** False when the store failed to commit: the waiting senders get "500". */
+  readonly committed: boolean;
+  /** What to do once the batch is durable, or when it is not. */
+  readonly actions: readonly Deferred[];
+}
+
 const RECENT_PER_SENDER = 1024;
-/** Frames a connection may send behind its HELLO before the answer (a password check is slow). */
-const MAX_BACKLOG = 1024;
+/**
+ * Bytes of frames a connection may send behind its HELLO before the answer (a password check is
+ * slow): a client resends its unanswered messages after the login, so this is plenty.
+ */
+const MAX_BACKLOG_BYTES = 64 * 1024;
 const TAKEOVER_REASON = "replaced by a new login";
 const EMPTY = new Uint8Array(0);
+/** Shared empty lists: an idle login allocates none. */
+const NO_MESSAGES: readonly StoredMessage[] = [];
+const NO_PENDING: readonly Pending[] = [];
 const textEncoder = new TextEncoder();
 
 /**
@@ -210,9 +235,14 @@ export class ServerCore {
   #limits: Limits;
   /** Login attempts per IP address. */
   #logins: KeyedRateLimiter;
+  /** Message rate per user name: a reconnect or a takeover does not start a new burst. */
+  #rates: KeyedRateLimiter;
   /** Stored payload bytes per recipient, read from the store at the first message stored for it. */
   #bytes = new Map<string, number>();
   #pingId = 0;
+  /** Messages stored, and stored ones delivered, this turn: one log line each per turn. */
+  #storedLog = new TurnSummary();
+  #storedDeliveredLog = new TurnSummary();
 
   constructor(options: ServerCoreOptions) {
     this.#store = options.store;
@@ -225,6 +255,7 @@ export class ServerCore {
       store: this.#store,
       mode: options.auth ?? "open",
       authenticator: options.authenticator,
+      limits: resolveLimits(options.limits),
     });
     this.#users = new Set(this.#store.users());
     this.#counts = this.#store.counts();
@@ -232,6 +263,7 @@ export class ServerCore {
     this.#limits = resolveLimits(options.limits);
     const logins = this.#limits.loginsPerMinute;
     this.#logins = new KeyedRateLimiter(logins, logins / 60);
+    this.#rates = new KeyedRateLimiter(this.#limits.msgBurst, this.#limits.msgRate);
   }
 
   /** Connections open now. */
@@ -252,10 +284,14 @@ export class ServerCore {
   /** The earliest deadline (ms) that `tick` must see, if any. */
   nextDeadline(): number | undefined {
     let next: number | undefined;
-    for (const p of this.#pending.values()) {
-      next = p.deadline;
-      break;
+    // Asked after every event: no iterator when there is nothing to wait for.
+    if (this.#pending.size > 0) {
+      for (const p of this.#pending.values()) {
+        next = p.deadline;
+        break;
+      }
     }
+    if (this.#implicitAcks.size === 0) return next;
     for (const a of this.#implicitAcks.values()) {
       if (next === undefined || a.deadline < next) next = a.deadline;
       break;
@@ -276,11 +312,12 @@ export class ServerCore {
       draining: false,
       drainAfter: 0,
       waitingWritable: false,
-      held: [],
+      held: undefined,
       pendingToMe: 0,
-      handedOver: new Map(),
+      handedOver: undefined,
       backlog: undefined,
-      implicit: new Set(),
+      backlogBytes: 0,
+      implicit: undefined,
       opened: now,
       seen: now,
       pingedAt: 0,
@@ -298,10 +335,15 @@ export class ServerCore {
     s.seen = now;
     // Answers go out in the order of the frames they answer, the login's "200" first.
     if (s.backlog !== undefined) {
-      if (s.backlog.length >= MAX_BACKLOG) {
-        return this.#reject(s, Code.BAD_REQUEST, frame.id, "too many frames before login", now);
+      const size = HEADER_SIZE + frame.payload.length;
+      s.backlogBytes += size;
+      if (s.backlogBytes > MAX_BACKLOG_BYTES) {
+        return this.#reject(s, Code.BAD_REQUEST, frame.id, "too much sent before login", now);
       }
-      s.backlog.push(frame);
+      // Its own bytes: the frame is a view into a read buffer that must not stay pinned.
+      const raw = frame.raw?.slice();
+      const payload = raw?.subarray(raw.length - frame.payload.length) ?? frame.payload.slice();
+      s.backlog.push(raw === undefined ? { ...frame, payload } : { ...frame, raw, payload });
       return;
     }
     if (s.name === "") {
@@ -312,6 +354,7 @@ export class ServerCore {
     } else if (frame.type === FrameType.HELLO) {
       return this.#reject(s, Code.BAD_REQUEST, frame.id, "second HELLO on one connection", now);
     }
+    if (!this.#withinFrameRate(s, frame, now)) return;
     switch (frame.type) {
       case FrameType.MSG:
         return this.#message(s, frame, now);
@@ -370,7 +413,7 @@ export class ServerCore {
     for (const a of this.#implicitAcks.values()) {
       if (a.deadline > now) break;
       this.#implicitAcks.delete(a.key);
-      a.session.implicit.delete(a.key);
+      a.session.implicit?.delete(a.key);
       if (!a.session.closed) this.#storedAcked(a.session, `${a.src}\n${a.id}`, now);
     }
   }
@@ -380,7 +423,7 @@ export class ServerCore {
    * goes on ("200" once durable, the frames held behind it after) or is refused ("401").
    */
   authenticated(conn: ConnId, result: AuthResult, now: number): void {
-    const answer = this.#gate.result(conn, result);
+    const answer = this.#gate.result(conn, result, now);
     const s = this.#sessions.get(conn);
     if (answer === undefined || s === undefined) return;
     this.#hello(s, answer.frame, now, answer.verdict);
@@ -393,22 +436,25 @@ export class ServerCore {
    * layer calls it from one server-wide interval (about once a second), not a timer per connection.
    */
   sweep(now: number): void {
-    for (const s of this.#sessions.values()) {
-      const activity = {
-        opened: s.opened,
-        seen: s.seen,
-        pingedAt: s.pingedAt,
-        loggedIn: s.name !== "",
-        legacy: s.legacy,
-      };
+    // Allocates nothing per session (one record for all, and forEach makes no iterator results
+    // as a for-of loop does until optimised): an idle server's heap stays still between sweeps.
+    const activity: Activity = { opened: 0, seen: 0, pingedAt: 0, loggedIn: false, legacy: false };
+    this.#sessions.forEach((s) => {
+      activity.opened = s.opened;
+      activity.seen = s.seen;
+      activity.pingedAt = s.pingedAt;
+      activity.loggedIn = s.name !== "";
+      activity.legacy = s.legacy;
       const verdict = liveness(activity, now, this.#limits);
-      if (verdict === "ok") continue;
+      if (verdict === "ok") return;
       if (verdict === "ping") this.#ping(s, now);
       else if (verdict === "login-timeout") {
         this.#reject(s, Code.LOGIN_TIMEOUT, 0, "no login within the login timeout", now);
       } else this.#reject(s, Code.IDLE_TIMEOUT, 0, "idle, and no answer to PING", now);
-    }
+    });
     this.#logins.prune(now);
+    this.#rates.prune(now);
+    this.#gate.prune(now);
   }
 
   /**
@@ -416,48 +462,76 @@ export class ServerCore {
    * store fails, the senders waiting on that batch get "500" instead.
    */
   commit(now: number): void {
-    for (let round = 0; round < 8 && this.needsCommit; round++) {
-      const actions = this.#deferred;
-      this.#deferred = [];
-      let ok = true;
-      if (this.#dirty) {
-        this.#dirty = false;
-        try {
-          this.#store.commit();
-        } catch (error) {
-          ok = false;
-          this.#store.rollback();
-          this.#counts = this.#store.counts();
-          this.#bytes.clear();
-          this.#owed = this.#store.receiptCounts();
-          this.#log("error", "store-commit-failed", { error: String(error), at: now });
-        }
-      }
-      for (const action of actions) ok ? action.ok() : action.fail();
+    for (let round = 0; round < 8; round++) {
+      const ticket = this.takeCommit(now);
+      if (ticket === undefined) return;
+      this.release(ticket, true);
     }
+  }
+
+  /**
+   * The first half of `commit()`, for a store that syncs in the background (`Store.sync`): ends
+   * the turn's batch (`store.commit()`) and takes what waits for it. Pass the ticket to
+   * `release()` once `store.sync()` has made the batch durable; more turns may be taken meanwhile.
+   * Undefined when nothing waits for a commit.
+   */
+  takeCommit(now: number): CommitTicket | undefined {
+    if (!this.needsCommit) return undefined;
+    const actions = this.#deferred;
+    this.#deferred = [];
+    let committed = true;
+    if (this.#dirty) {
+      this.#dirty = false;
+      try {
+        this.#store.commit();
+      } catch (error) {
+        committed = false;
+        this.#store.rollback();
+        this.#counts = this.#store.counts();
+        this.#bytes.clear();
+        this.#owed = this.#store.receiptCounts();
+        this.#log("error", "store-commit-failed", { error: String(error), at: now });
+      }
+    }
+    return { committed, actions };
+  }
+
+  /**
+   * The second half of `commit()`: the batch of `ticket` is durable (or, `durable` false, its
+   * sync failed): sends what waited for it, "500" instead of "300" when it is not durable.
+   */
+  release(ticket: CommitTicket, durable: boolean): void {
+    const ok = ticket.committed && durable;
+    for (const action of ticket.actions) ok ? action.ok() : action.fail();
+    const stored = this.#storedLog.take();
+    if (stored !== undefined) this.#log("info", "stored", stored);
+    const delivered = this.#storedDeliveredLog.take();
+    if (delivered !== undefined) this.#log("info", "stored-delivered", delivered);
   }
 
   #hello(
     s: Session,
     frame: InboundFrame,
     now: number,
-    verdict: Verdict = this.#gate.hello(s.conn, frame),
+    verdict: Verdict = this.#gate.hello(s.conn, frame, { address: ipOf(s.peer), now }),
   ): void {
     if (!this.#admit(s, frame, verdict, now)) return;
     const known = this.#users.has(frame.src);
     if (!this.#bind(s, frame.src, frame.id, false, now)) return;
     s.backlog ??= [];
-    s.timed = decodeHelloOptions(frame.payload).has("timed");
+    s.timed = frame.payload.length > 0 && decodeHelloOptions(frame.payload).has("timed");
+    // Not the frame: it is a view into a read buffer, which need not wait for the commit.
+    const { id, src } = frame;
     this.#defer(() => {
       if (s.closed) return;
-      this.#answerOn(s, "", frame.id, Code.DELIVERED);
+      this.#answerOn(s, "", id, Code.DELIVERED);
       this.#startDrain(s, now);
       const backlog = s.backlog ?? [];
       s.backlog = undefined;
       for (const f of backlog) this.frame(s.conn, f, s.order, now);
     }, () => {
-      if (!known) this.#users.delete(frame.src);
-      this.#reject(s, Code.SERVER_ERROR, frame.id, "could not record the login", now);
+      if (!known) this.#users.delete(src);
+      this.#reject(s, Code.SERVER_ERROR, id, "could not record the login", now);
     });
   }
 
@@ -476,7 +550,10 @@ export class ServerCore {
         return false;
       case "change":
         s.backlog ??= [];
-        this.#write(() => this.#store.setAccount(name, verdict.hash, now));
+        if (!this.#tryWrite(() => this.#store.setAccount(name, verdict.hash, now))) {
+          this.#reject(s, Code.SERVER_ERROR, frame.id, "could not store the password", now, name);
+          return false;
+        }
         this.#defer(() => {
           this.#answerOn(s, "", frame.id, Code.DELIVERED, name);
           this.#log("info", "password-changed", { conn: s.conn, user: name, peer: s.peer });
@@ -492,10 +569,14 @@ export class ServerCore {
           this.#reject(s, Code.NAME_IN_USE, frame.id, `name ${name} in use`, now, name);
           return false;
         }
-        if (holder !== undefined) this.#takeOver(holder, now);
-        if (verdict.kind === "register") {
-          this.#write(() => this.#store.setAccount(name, verdict.hash, now));
+        if (
+          verdict.kind === "register" &&
+          !this.#tryWrite(() => this.#store.setAccount(name, verdict.hash, now))
+        ) {
+          this.#reject(s, Code.SERVER_ERROR, frame.id, "could not store the account", now, name);
+          return false;
         }
+        if (holder !== undefined) this.#takeOver(holder, now);
         this.#log("info", verdict.kind === "register" ? "account-registered" : "authenticated", {
           conn: s.conn,
           user: name,
@@ -552,15 +633,16 @@ export class ServerCore {
       this.#reject(s, Code.NAME_IN_USE, id, `name ${name} in use`, now, name);
       return false;
     }
+    const known = this.#users.has(name);
+    if (!known && !this.#tryWrite(() => this.#store.addUser(name, now))) {
+      this.#reject(s, Code.SERVER_ERROR, id, "could not record the login", now, name);
+      return false;
+    }
     s.name = name;
     s.legacy = legacy;
     s.draining = true;
     this.#byName.set(name, s);
-    const known = this.#users.has(name);
-    if (!known) {
-      this.#users.add(name);
-      this.#write(() => this.#store.addUser(name, now));
-    }
+    if (!known) this.#users.add(name);
     // A seed-000 client counts its messageIds from 0 at every start.
     if (legacy) {
       this.#recent.delete(name);
@@ -634,7 +716,7 @@ export class ServerCore {
     };
     this.#pending.set(key, p);
     to.pendingToMe++;
-    if (to.draining) to.held.push(p);
+    if (to.draining) (to.held ??= []).push(p);
     else this.#sendLive(p);
     p.raw = undefined;
   }
@@ -703,16 +785,16 @@ export class ServerCore {
       return;
     }
     const key = `${frame.dst}\n${frame.id}`;
-    if (s.handedOver.has(key)) return this.#storedAcked(s, key, now);
+    if (s.handedOver?.has(key)) return this.#storedAcked(s, key, now);
     this.#log("debug", "stray-ack", { user: s.name, dst: frame.dst, id: frame.id });
   }
 
   /** The recipient of a stored message has it: delete it and owe its sender a receipt. */
   #storedAcked(s: Session, key: string, now: number): void {
-    const seqs = s.handedOver.get(key);
+    const seqs = s.handedOver?.get(key);
     const seq = seqs?.shift();
     if (seqs === undefined || seq === undefined) return;
-    if (seqs.length === 0) s.handedOver.delete(key);
+    if (seqs.length === 0) s.handedOver?.delete(key);
     const newline = key.indexOf("\n");
     const src = key.slice(0, newline);
     const id = Number(key.slice(newline + 1));
@@ -722,7 +804,8 @@ export class ServerCore {
     if (bytes !== undefined) this.#bytes.set(s.name, Math.max(0, bytes - freed));
     const recent = this.#recent.get(src)?.get(id);
     if (recent !== undefined && recent.dst === s.name) recent.code = Code.DELIVERED;
-    this.#log("info", "stored-delivered", { src, dst: s.name, id });
+    this.#log("debug", "stored-delivered", { src, dst: s.name, id });
+    this.#storedDeliveredLog.add(s.name);
     // The receipt is owed in the same batch as the delete: no crash can keep one without the other.
     const receipt = this.#write(() => this.#store.putReceipt(src, s.name, id));
     this.#owed.set(src, (this.#owed.get(src) ?? 0) + 1);
@@ -796,7 +879,8 @@ export class ServerCore {
     this.#defer(() => {
       this.#remember(m.src, m.id, m.dst, m.hash, Code.STORED);
       this.#answerUser(m.src, m.dst, m.id, Code.STORED);
-      this.#log("info", "stored", { src: m.src, dst: m.dst, id: m.id, at: now });
+      this.#log("debug", "stored", { src: m.src, dst: m.dst, id: m.id, at: now });
+      this.#storedLog.add(m.dst);
     }, () => this.#answerUser(m.src, m.dst, m.id, Code.SERVER_ERROR));
   }
 
@@ -820,9 +904,13 @@ export class ServerCore {
   /** Hands over one page of stored messages; the next page follows when the socket drains. */
   #drainStep(s: Session, now: number): void {
     if (s.closed) return;
-    const page = this.#store.messagesFor(s.name, s.drainAfter, this.#drainPage);
+    // The count is exact: a login with nothing stored asks the store nothing.
+    const page = (this.#counts.get(s.name) ?? 0) > 0
+      ? this.#store.messagesFor(s.name, s.drainAfter, this.#drainPage)
+      : NO_MESSAGES;
     for (const m of page) {
       const key = `${m.src}\n${m.id}`;
+      s.handedOver ??= new Map();
       const seqs = s.handedOver.get(key);
       if (seqs === undefined) s.handedOver.set(key, [m.seq]);
       else seqs.push(m.seq);
@@ -852,7 +940,7 @@ export class ServerCore {
           id: m.id,
           deadline: now + this.#ackTimeout,
         });
-        s.implicit.add(ackKey);
+        (s.implicit ??= new Set()).add(ackKey);
       }
     }
     if (page.length === this.#drainPage) {
@@ -869,8 +957,8 @@ export class ServerCore {
       this.#owed.delete(s.name);
     }
     s.draining = false;
-    const held = s.held;
-    s.held = [];
+    const held = s.held ?? NO_PENDING;
+    s.held = undefined;
     for (const p of held) {
       if (this.#pending.get(p.key) !== p) continue;
       // Its clock starts when the recipient is handed the message.
@@ -896,9 +984,9 @@ export class ServerCore {
       }
       s.pendingToMe = 0;
     }
-    s.held = [];
-    for (const key of s.implicit) this.#implicitAcks.delete(key);
-    s.implicit.clear();
+    s.held = undefined;
+    for (const key of s.implicit ?? []) this.#implicitAcks.delete(key);
+    s.implicit = undefined;
     this.#log("info", "disconnect", { conn: s.conn, user: s.name, reason });
     if (closeSocket) this.#outbox.close(s.conn, reason);
   }
@@ -1006,13 +1094,20 @@ export class ServerCore {
   /** Takes a token of the sender's message rate; over it, the message is answered "429". */
   #withinRate(s: Session, frame: InboundFrame, now: number): boolean {
     const limits = this.#limits;
-    s.rate ??= new TokenBucket(limits.msgBurst, limits.msgRate, now);
-    if (s.rate.take(now)) return true;
+    if (this.#rates.take(s.name, now)) return true;
     this.#answerOn(s, frame.dst, frame.id, Code.RATE_LIMITED);
     if (now - s.limitedLogAt >= 1000) {
       s.limitedLogAt = now;
       this.#log("warn", "rate-limited", { conn: s.conn, user: s.name, rate: limits.msgRate });
     }
+    return false;
+  }
+
+  /** Takes a token of the connection's frame rate; over it: "429" and closed. */
+  #withinFrameRate(s: Session, frame: InboundFrame, now: number): boolean {
+    s.rate ??= new TokenBucket(frameBurst(this.#limits), this.#limits.frameRate, now);
+    if (s.rate.take(now)) return true;
+    this.#reject(s, Code.RATE_LIMITED, frame.id, "too many frames on this connection", now);
     return false;
   }
 
@@ -1026,6 +1121,17 @@ export class ServerCore {
         s.order,
       ),
     );
+  }
+
+  /** `#write`, reporting a store failure (a locked or full database) as false instead. */
+  #tryWrite(fn: () => void): boolean {
+    try {
+      this.#write(fn);
+      return true;
+    } catch (error) {
+      this.#log("error", "store-failed", { error: String(error) });
+      return false;
+    }
   }
 
   #write<T>(fn: () => T): T {

@@ -237,3 +237,58 @@ Deno.test("ServerCore counts the bytes already stored when it starts", () => {
   core.commit(0);
   assert.deepEqual(sent, ["200", "507"]);
 });
+
+Deno.test("ServerCore: the message rate is per user: a reconnect does not start a new burst", () => {
+  const c = new Core({ msgRate: 1, msgBurst: 3 });
+  c.login(1, "bob", 0);
+  c.login(2, "alice", 0);
+  for (let id = 1; id <= 3; id++) c.msg(2, "alice", "bob", id, "x", 0);
+  c.core.closed(2, 0);
+  c.login(3, "alice", 0);
+  c.take(3);
+  c.msg(3, "alice", "bob", 4, "flood on", 0);
+  assert.deepEqual(c.codes(3), ["429"], "the new connection shares the spent bucket");
+  c.core.closed(3, 0);
+  // The sweep forgets only a bucket that is full again.
+  c.core.sweep(1000);
+  c.login(4, "alice", 1000);
+  c.take(4);
+  c.msg(4, "alice", "bob", 5, "one more", 1000);
+  c.msg(4, "alice", "bob", 6, "too many", 1000);
+  assert.deepEqual(c.codes(4).filter((code) => code !== "200"), ["429"], "1 per second");
+  c.core.sweep(10_000);
+  c.msg(4, "alice", "bob", 7, "a", 10_000);
+  c.msg(4, "alice", "bob", 8, "b", 10_000);
+  c.msg(4, "alice", "bob", 9, "c", 10_000);
+  assert.deepEqual(c.codes(4).filter((code) => code === "429"), [], "refilled to the burst");
+});
+
+Deno.test("ServerCore: frames of any type beyond frameRate on one connection: 429 and closed", () => {
+  const c = new Core({ frameRate: 5, msgBurst: 2 });
+  c.login(1, "bob", 0);
+  c.take(1);
+  // The bucket holds max(5, 2 x 2) = 5 frames: PINGs, WHOs and reserved types all count.
+  const ping = (id: number) => ({ type: FrameType.PING, id, src: "", dst: "", payload: EMPTY });
+  c.frame(1, ping(1), 0);
+  c.frame(1, ping(2), 0);
+  c.frame(1, { type: FrameType.WHO, id: 3, src: "bob", dst: "", payload: EMPTY }, 0);
+  c.frame(1, { type: 12, id: 4, src: "bob", dst: "", payload: EMPTY }, 0);
+  c.frame(1, { type: FrameType.ACK, id: 5, src: "bob", dst: "x", payload: text("200") }, 0);
+  assert.equal(c.closed.has(1), false);
+  c.take(1);
+  c.frame(1, ping(6), 0);
+  assert.deepEqual(c.take(1).map((f) => [f.type, f.id, f.src, readCode(f.payload)]), [
+    [FrameType.ACK, 6, "", "429"],
+  ]);
+  assert.ok(c.closed.has(1));
+  assert.deepEqual(c.core.online(), []);
+});
+
+Deno.test("ServerCore: the frame bucket holds at least twice the message burst", () => {
+  const c = new Core({ frameRate: 1, msgRate: 1, msgBurst: 20 });
+  c.login(1, "bob", 0);
+  c.login(2, "alice", 0);
+  for (let id = 1; id <= 20; id++) c.msg(2, "alice", "bob", id, "pasted line", 0);
+  assert.equal(c.closed.has(2), false, "a pasted block that passes --msg-burst");
+  assert.equal(c.take(1).filter((f) => f.type === FrameType.MSG).length, 20);
+});

@@ -75,6 +75,9 @@ class FailingStore implements Store {
   setAccount(name: string, hash: string, now: number) {
     this.#inner.setAccount(name, hash, now);
   }
+  addAccount(name: string, hash: string, now: number) {
+    return this.#inner.addAccount(name, hash, now);
+  }
   deleteAccount(name: string) {
     this.#inner.deleteAccount(name);
   }
@@ -1087,6 +1090,71 @@ Deno.test("ServerCore over SqliteStore hands stored messages and receipts over a
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
+});
+
+Deno.test("ServerCore over SqliteStore answers 300 to a resend of a message stored before a restart, and stores it once", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "tinychat-core-test-" });
+  const path = `${dir}/tinychat.db`;
+  try {
+    {
+      const store = new SqliteStore(path);
+      const h = new Harness({ store });
+      h.login(1, "alice");
+      h.known(2, "bob");
+      h.msg(1, "alice", "bob", 7, "once", 0);
+      h.core.commit(0);
+      assert.deepEqual(h.take(1), [ACK(7, "bob", "alice", "300")]);
+      store.close();
+    }
+    {
+      // Its answer was lost with the connection; the new server has no memory of it but the file.
+      const store = new SqliteStore(path);
+      const h = new Harness({ store });
+      h.login(1, "alice", 10);
+      h.msg(1, "alice", "bob", 7, "once", 11);
+      h.msg(1, "alice", "bob", 7, "other text", 11);
+      h.core.commit(11);
+      assert.deepEqual(h.take(1), [ACK(7, "bob", "alice", "300"), ACK(7, "bob", "alice", "300")]);
+      assert.deepEqual(h.stored("bob"), ["alice#7:once", "alice#7:other text"]);
+      store.close();
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("ServerCore.takeCommit() ends the batch; release() sends its 300s, or 500s when not durable", () => {
+  const h = new Harness();
+  h.login(1, "alice");
+  h.known(2, "bob");
+  h.msg(1, "alice", "bob", 1, "one", 0);
+  const first = h.core.takeCommit(0)!;
+  assert.equal(first.committed, true);
+  assert.equal(h.core.needsCommit, false);
+  // Committed, not yet durable: no answer; the next turn's message goes in the next batch.
+  assert.deepEqual(h.take(1), []);
+  assert.deepEqual(h.stored("bob"), ["alice#1:one"]);
+  h.msg(1, "alice", "bob", 2, "two", 1);
+  const second = h.core.takeCommit(1)!;
+  h.core.release(first, true);
+  assert.deepEqual(h.take(1), [ACK(1, "bob", "alice", "300")]);
+  h.core.release(second, false);
+  assert.deepEqual(h.take(1), [ACK(2, "bob", "alice", "500")]);
+  assert.equal(h.core.takeCommit(2), undefined);
+});
+
+Deno.test("ServerCore logs one info line per turn for the messages it stored, per-message lines at debug", () => {
+  const h = new Harness();
+  h.login(1, "alice");
+  h.known(2, "bob");
+  h.known(3, "carol");
+  h.logs.length = 0;
+  for (let id = 0; id < 5; id++) h.msg(1, "alice", id < 3 ? "bob" : "carol", id, "hi", 0);
+  h.core.commit(0);
+  assert.deepEqual(h.logs.filter((l) => l.endsWith(" stored")), [
+    ...Array(5).fill("debug stored"),
+    "info stored",
+  ]);
 });
 
 Deno.test("ServerCore answers frames that came behind a HELLO after the login's 200", () => {

@@ -23,9 +23,15 @@ export const Code = {
   TOO_LARGE: "413",
   /** Too many connections from this IP address at once: refused at accept. */
   TOO_MANY_CONNECTIONS_FROM_IP: "421",
-  /** Too many logins from this IP address in the last minute: closed; try again later. */
+  /**
+   * Too many logins from this IP address in the last minute, or too many password attempts (from
+   * the address, or wrong ones for the name): closed; try again later.
+   */
   TOO_MANY_LOGINS: "423",
-  /** The sender exceeded its message rate: this message was dropped (neither delivered nor stored). */
+  /**
+   * The sender exceeded its message rate: this message was dropped (neither delivered nor stored).
+   * With `src` zeros: the connection exceeded its frame rate, and is closed.
+   */
   RATE_LIMITED: "429",
   /** An idle session did not answer the server's PING within the ping timeout: closed. */
   IDLE_TIMEOUT: "440",
@@ -33,7 +39,10 @@ export const Code = {
   SERVER_ERROR: "500",
   /** A reserved frame type that this server does not implement yet. */
   NOT_IMPLEMENTED: "501",
-  /** The server has as many connections as it allows: refused at accept. */
+  /**
+   * The server has as many connections as it allows (refused at accept), or as many password
+   * checks under way (the HELLO is refused; closed).
+   */
   SERVER_FULL: "503",
   /** The recipient's stored-message quota (count or bytes) is full: nothing was stored. */
   QUOTA_FULL: "507",

@@ -5,7 +5,6 @@ import {
   detectByteOrder,
   type Frame,
   HEADER_SIZE,
-  MAX_FRAME_SIZE,
 } from "./frame.ts";
 import { NameCache } from "./username.ts";
 
@@ -38,11 +37,14 @@ export interface FrameDecoderOptions {
  */
 export class FrameDecoder {
   #order: ByteOrder | undefined;
-  // Allocated when a frame first arrives split, so idle connections cost nothing here.
+  // A frame that arrived split: its first 4 bytes, then a buffer of its size, which becomes the
+  // frame's own once full. None between frames, so that an idle connection costs nothing here.
   #pending: Uint8Array | undefined;
   #filled = 0;
   #views: boolean;
-  #names = new NameCache();
+  /** Made at the second frame: a connection that goes idle after its login never needs it. */
+  #names: NameCache | undefined;
+  #decoded = 0;
 
   constructor(options: FrameDecoderOptions = {}) {
     this.#order = options.order;
@@ -68,23 +70,29 @@ export class FrameDecoder {
     let offset = 0;
     while (offset < chunk.length) {
       if (this.#filled > 0 || chunk.length - offset < HEADER_SIZE) {
-        // Gather a partial frame into the pending buffer, never more than the frame needs.
-        const want = this.#filled < 4 ? 4 : this.#need();
+        // Gather a partial frame, never more than the frame needs: its length first.
+        const want = this.#filled < 4 ? 4 : this.#pending!.length;
         const take = Math.min(want - this.#filled, chunk.length - offset);
-        this.#pending ??= new Uint8Array(MAX_FRAME_SIZE);
+        this.#pending ??= new Uint8Array(4);
         this.#pending.set(chunk.subarray(offset, offset + take), this.#filled);
         this.#filled += take;
         offset += take;
         if (this.#filled < 4) break;
-        const size = this.#need();
-        if (this.#filled < size) continue;
+        if (this.#pending.length === 4) {
+          const whole = new Uint8Array(this.#need());
+          whole.set(this.#pending);
+          this.#pending = whole;
+        }
+        if (this.#filled < this.#pending.length) continue;
+        const raw = this.#pending;
+        this.#pending = undefined;
         this.#filled = 0;
-        yield this.#decode(this.#pending.slice(0, size));
+        yield this.#decode(raw);
         continue;
       }
       const size = this.#sizeAt(chunk, offset);
       if (chunk.length - offset < size) {
-        this.#pending ??= new Uint8Array(MAX_FRAME_SIZE);
+        this.#pending = new Uint8Array(size);
         this.#pending.set(chunk.subarray(offset), 0);
         this.#filled = chunk.length - offset;
         break;
@@ -113,7 +121,8 @@ export class FrameDecoder {
   }
 
   #decode(raw: Uint8Array): DecodedFrame {
-    const frame = decodeFrame(raw, this.#order, this.#names) as DecodedFrame;
+    const names = this.#decoded++ === 0 ? undefined : (this.#names ??= new NameCache());
+    const frame = decodeFrame(raw, this.#order, names) as DecodedFrame;
     frame.raw = raw;
     return frame;
   }

@@ -208,3 +208,27 @@ Deno.test("FrameDecoder.push() buffers at most one frame", () => {
   assert.equal(out.length, 1);
   assert.equal(decoder.buffered, 5);
 });
+
+Deno.test("FrameDecoder.push() reads names alike before and after its name cache is made", () => {
+  const decoder = new FrameDecoder();
+  const names = [["alice", "bob"], ["bob", "alice"], ["alice", "bob"], ["zoë", ""], ["x", "y"]];
+  const frames = names.map(([src, dst], id) => encodeFrame({ ...frame(id), src: src!, dst: dst! }));
+  const got = [...decoder.push(concat(...frames)), ...decoder.push(frames[0]!)];
+  assert.deepEqual(got.map((f) => [f.src, f.dst]), [...names, ["alice", "bob"]]);
+  assert.throws(
+    () => [...decoder.push(encodeFrame({ ...frame(9), src: "a b" }))],
+    (e: unknown) => e instanceof FrameError && e.code === "400",
+  );
+});
+
+Deno.test("FrameDecoder.push() gives a split frame a buffer of exactly its size, and keeps none", () => {
+  const decoder = new FrameDecoder({ views: true });
+  const bytes = encodeFrame(frame(1, "x".repeat(100)));
+  for (const cut of [1, 3, 4, 5, 30, bytes.length - 1]) {
+    const got = [...decoder.push(bytes.subarray(0, cut)), ...decoder.push(bytes.subarray(cut))];
+    assert.equal(got.length, 1, `cut at ${cut}`);
+    assert.deepEqual(got[0]!.raw, bytes);
+    assert.equal(got[0]!.raw.buffer.byteLength, bytes.length, `cut at ${cut}: its own buffer`);
+    assert.equal(decoder.buffered, 0);
+  }
+});

@@ -14,6 +14,7 @@ const decoder = new TextDecoder();
  */
 export function decodeHelloOptions(payload: Uint8Array): Map<string, string> {
   const options = new Map<string, string>();
+  if (payload.length === 0) return options;
   for (const line of decoder.decode(payload).split("\n")) {
     if (line === "") continue;
     const eq = line.indexOf("=");

@@ -21,12 +21,23 @@ const forbidden = /[\p{Cc}\p{Zs}\p{Zl}\p{Zp}\s]/u;
  */
 export function nameProblem(name: string): string | undefined {
   if (name.length === 0) return "is empty";
+  // The common case, without encoding: up to 8 printable ASCII characters other than space.
+  if (name.length <= NAME_SIZE && isPrintableAscii(name)) return undefined;
   // A lone surrogate has no UTF-8 form: TextEncoder would write U+FFFD, another name.
   if (!name.isWellFormed()) return "is not well-formed Unicode";
   const size = encoder.encode(name).length;
   if (size > NAME_SIZE) return `is ${size} bytes long (at most ${NAME_SIZE})`;
   if (forbidden.test(name)) return "contains whitespace or a control character";
   return undefined;
+}
+
+/** Whether every character of `text` is printable ASCII other than space (0x21..0x7e). */
+function isPrintableAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f) return false;
+  }
+  return true;
 }
 
 /** Whether `name` is a valid username. */
@@ -95,24 +106,32 @@ const CACHE_SLOTS = 4;
  * same names (its own, its partners') does not build a new string for every frame.
  */
 export class NameCache {
-  #fields = new Uint8Array(CACHE_SLOTS * NAME_SIZE);
+  // Each slot's 8 bytes as two 32-bit numbers: no buffer of its own, which would cost an idle
+  // connection more than the numbers do.
+  #words: number[] = [];
   #names: string[] = [];
   #next = 0;
 
   /** `readName(source, offset)`, from the cache when the 8 bytes were seen lately. */
   read(source: Uint8Array, offset: number): string {
-    const fields = this.#fields;
+    const high = word(source, offset);
+    const low = word(source, offset + 4);
+    const words = this.#words;
     for (let slot = 0; slot < this.#names.length; slot++) {
-      const base = slot * NAME_SIZE;
-      let i = 0;
-      while (i < NAME_SIZE && fields[base + i] === source[offset + i]) i++;
-      if (i === NAME_SIZE) return this.#names[slot]!;
+      if (words[2 * slot] === high && words[2 * slot + 1] === low) return this.#names[slot]!;
     }
     const name = readName(source, offset);
     const slot = this.#next;
     this.#next = (slot + 1) % CACHE_SLOTS;
-    fields.set(source.subarray(offset, offset + NAME_SIZE), slot * NAME_SIZE);
+    words[2 * slot] = high;
+    words[2 * slot + 1] = low;
     this.#names[slot] = name;
     return name;
   }
+}
+
+/** The 4 bytes at `offset` as one 32-bit number. */
+function word(bytes: Uint8Array, offset: number): number {
+  return (bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) |
+    bytes[offset + 3]!;
 }

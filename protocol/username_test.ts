@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { FrameError } from "./frame_error.ts";
-import { isValidName, nameProblem, readName, writeName } from "./username.ts";
+import { isValidName, NameCache, nameProblem, readName, writeName } from "./username.ts";
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 
@@ -75,6 +75,37 @@ Deno.test("readName() throws FrameError 400 for bytes that are not a name", () =
     field.set(bytes);
     assert.throws(
       () => readName(field, 0),
+      (e: unknown) => e instanceof FrameError && e.code === "400",
+    );
+  }
+});
+
+Deno.test("nameProblem() accepts exactly the printable ASCII characters other than space", () => {
+  for (let code = 0; code < 0x80; code++) {
+    const name = `a${String.fromCharCode(code)}`;
+    const plain = code > 0x20 && code < 0x7f;
+    assert.equal(nameProblem(name) === undefined, plain, `0x${code.toString(16)}`);
+  }
+  assert.notEqual(nameProblem("abcdefghi"), undefined);
+});
+
+Deno.test("NameCache.read() gives what readName() gives, for fields differing in any byte", () => {
+  const cache = new NameCache();
+  const fields = ["alice", "alicf", "blice", "abcdefgh", "abcdefgi", "bob", "alice", "abcdefgh"];
+  const source = new Uint8Array(8 + 8 * fields.length);
+  fields.forEach((name, i) => writeName(source, 8 + 8 * i, name));
+  for (let round = 0; round < 3; round++) {
+    fields.forEach((name, i) => assert.equal(cache.read(source, 8 + 8 * i), name));
+  }
+});
+
+Deno.test("NameCache.read() throws FrameError 400 for a bad field and keeps no answer for it", () => {
+  const cache = new NameCache();
+  const field = new Uint8Array(8);
+  field.set([0x61, 0x20]);
+  for (let i = 0; i < 2; i++) {
+    assert.throws(
+      () => cache.read(field, 0),
       (e: unknown) => e instanceof FrameError && e.code === "400",
     );
   }

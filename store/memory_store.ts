@@ -37,6 +37,12 @@ export class MemoryStore implements Store {
     this.#accounts.set(name, { hash, updatedAt: now });
   }
 
+  addAccount(name: string, hash: string, now: number): boolean {
+    if (this.#accounts.has(name)) return false;
+    this.#accounts.set(name, { hash, updatedAt: now });
+    return true;
+  }
+
   deleteAccount(name: string): void {
     this.#accounts.delete(name);
   }

@@ -49,6 +49,11 @@ export interface Store {
   account(name: string): Account | undefined;
   /** Sets (creates or replaces) the password hash of `name`. */
   setAccount(name: string, hash: string, now: number): void;
+  /**
+   * Creates the account of `name` unless it has one (an insert, never a replace): false, and
+   * nothing written, when it has one, even one created by another process since it was read.
+   */
+  addAccount(name: string, hash: string, now: number): boolean;
   /** Deletes the account of `name` (no error if it has none); the user stays known. */
   deleteAccount(name: string): void;
   /** The names that have an account, sorted. */
@@ -77,8 +82,14 @@ export interface Store {
   deleteReceipt(seq: number): void;
   /** Opens a batch of writes unless one is open. */
   begin(): void;
-  /** Makes the open batch durable; a no-op without one. */
+  /** Makes the open batch durable (but see `sync`); a no-op without one. */
   commit(): void;
+  /**
+   * Present on a store that syncs in the background: there `commit()` only ends the batch (its
+   * writes survive a crash of the process, not a power loss), and `sync()` resolves once every
+   * batch committed before the call is durable, without blocking the thread meanwhile.
+   */
+  sync?(): Promise<void>;
   /** Drops the open batch; a no-op without one. */
   rollback(): void;
   /** Commits and releases the store. */

@@ -93,6 +93,13 @@ function storeContract(name: string, open: () => StoreFixture): void {
     assert.deepEqual(store.users(), []);
   });
 
+  test("addAccount() creates an account but never replaces one", (store) => {
+    assert.equal(store.addAccount("alice", "h1", 1), true);
+    assert.equal(store.addAccount("alice", "h2", 2), false);
+    assert.deepEqual(store.account("alice"), { hash: "h1", updatedAt: 1 });
+    assert.deepEqual(store.accounts(), ["alice"]);
+  });
+
   test("deleteAccount() removes one account and ignores a missing name", (store) => {
     store.setAccount("alice", "h1", 1);
     store.setAccount("bob", "h2", 2);
@@ -280,6 +287,47 @@ function storeContract(name: string, open: () => StoreFixture): void {
     assert.ok(store.putMessage(message("alice", "bob", 3)) > kept);
   });
 
+  test("a batch of many messages reads back, in order, before and after commit()", (store) => {
+    store.begin();
+    const seqs = new Map<string, number[]>([["bob", []], ["carol", []]]);
+    for (let i = 0; i < 150; i++) {
+      const dst = i % 3 === 0 ? "carol" : "bob";
+      seqs.get(dst)!.push(store.putMessage(message(`s${i % 7}`, dst, i)));
+      // Reads in the middle of the batch see every message put before them.
+      if (i === 70) assert.equal(store.messagesFor("bob", 0, 1000).length, 47);
+    }
+    const check = () => {
+      assert.deepEqual(store.messagesFor("bob", 0, 1000).map((m) => m.seq), seqs.get("bob"));
+      assert.deepEqual(store.messagesFor("carol", 0, 1000).map((m) => m.seq), seqs.get("carol"));
+      assert.deepEqual(new Map([...store.counts()].sort()), new Map([["bob", 100], ["carol", 50]]));
+      assert.deepEqual(store.findMessages("s3", 129, "carol").map(brief), [
+        "s3->carol#129:s3->carol#129",
+      ]);
+      assert.deepEqual(store.findMessages("s3", 129, "bob"), []);
+      const carolBytes = store.messagesFor("carol", 0, 1000).reduce(
+        (n, m) => n + m.payload.length,
+        0,
+      );
+      assert.equal(store.storedBytes("carol"), carolBytes);
+      assert.equal(carolBytes, 612);
+    };
+    check();
+    store.commit();
+    check();
+  });
+
+  test("deleteMessage() and findMessages() in one batch with the puts", (store) => {
+    store.begin();
+    const a = store.putMessage(message("alice", "bob", 1));
+    store.putMessage(message("alice", "bob", 2));
+    assert.equal(store.deleteMessage(a), "alice->bob#1".length);
+    assert.deepEqual(store.findMessages("alice", 1, "bob"), []);
+    assert.deepEqual(store.findMessages("alice", 2, "bob").map((m) => m.id), [2]);
+    assert.equal(store.counts().get("bob"), 1);
+    store.commit();
+    assert.deepEqual(store.messagesFor("bob", 0, 10).map((m) => m.id), [2]);
+  });
+
   test("begin() twice opens one batch that one rollback() drops", (store) => {
     store.begin();
     store.putMessage(message("alice", "bob", 1));
@@ -393,6 +441,99 @@ Deno.test("SqliteStore.close() commits an open batch", () => {
   }
 });
 
+Deno.test("SqliteStore finds messages of a file it did not write, and drops its old indexes", () => {
+  using file = sqliteFile();
+  {
+    // Version 2 kept two indexes on messages.
+    const store = new SqliteStore(file.path);
+    store.begin();
+    for (let i = 0; i < 5; i++) store.putMessage(message("alice", i < 3 ? "bob" : "carol", i));
+    store.putMessage(message("alice", "bob", 1, "again"));
+    store.commit();
+    store.close();
+    const db = new DatabaseSync(file.path);
+    db.exec(`
+      CREATE INDEX messages_by_dst ON messages (dst, seq);
+      CREATE INDEX messages_by_src ON messages (src, msg_id);
+      PRAGMA user_version = 2;
+    `);
+    db.close();
+  }
+  const store = new SqliteStore(file.path);
+  try {
+    assert.deepEqual(new Map([...store.counts()].sort()), new Map([["bob", 4], ["carol", 2]]));
+    assert.deepEqual(store.findMessages("alice", 1, "bob").map(brief), [
+      "alice->bob#1:alice->bob#1",
+      "alice->bob#1:again",
+    ]);
+    const [first] = store.messagesFor("bob", 0, 1);
+    store.begin();
+    store.deleteMessage(first!.seq);
+    const seq = store.putMessage(message("alice", "bob", 0, "new"));
+    assert.deepEqual(store.findMessages("alice", 0, "bob").map((m) => m.seq), [seq]);
+    assert.deepEqual(store.findMessages("alice", 4, "carol").map((m) => m.id), [4]);
+    store.commit();
+    assert.deepEqual(store.messagesFor("bob", 0, 10).map((m) => m.id), [1, 2, 1, 0]);
+  } finally {
+    store.close();
+  }
+  const reader = new DatabaseSync(file.path);
+  try {
+    const indexes = reader.prepare(
+      "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages'",
+    ).all();
+    assert.deepEqual(indexes, []);
+  } finally {
+    reader.close();
+  }
+});
+
+Deno.test("SqliteStore.commit() throws when a message of the batch could not be inserted; rollback() drops the batch", () => {
+  using file = sqliteFile();
+  const store = new SqliteStore(file.path);
+  try {
+    const kept = store.putMessage(message("alice", "bob", 1));
+    store.begin();
+    store.putMessage(message("alice", "bob", 2));
+    // A NOT NULL column left empty: the insert fails when the batch's messages go in.
+    store.putMessage({ ...message("alice", "bob", 3), sentAt: null as unknown as number });
+    assert.throws(() => store.commit(), /Cannot commit: storing a message of the batch failed/);
+    store.rollback();
+    assert.deepEqual(store.messagesFor("bob", 0, 10).map((m) => m.seq), [kept]);
+    assert.deepEqual([...store.counts()], [["bob", 1]]);
+    assert.deepEqual(store.findMessages("alice", 2, "bob"), []);
+    store.begin();
+    const next = store.putMessage(message("alice", "bob", 4));
+    store.commit();
+    assert.ok(next > kept);
+    assert.deepEqual(store.messagesFor("bob", 0, 10).map((m) => m.id), [1, 4]);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("SqliteStore.putMessage() in a batch never reuses a seq of a message deleted before", () => {
+  using file = sqliteFile();
+  let last: number;
+  {
+    const store = new SqliteStore(file.path);
+    store.begin();
+    store.putMessage(message("alice", "bob", 1));
+    last = store.putMessage(message("alice", "bob", 2));
+    store.deleteMessage(last);
+    store.commit();
+    store.close();
+  }
+  const store = new SqliteStore(file.path);
+  try {
+    store.begin();
+    assert.ok(store.putMessage(message("alice", "bob", 3)) > last);
+    store.commit();
+  } finally {
+    store.close();
+  }
+});
+
 Deno.test("SqliteStore.putMessage() never reuses a seq after a reopen, even of a deleted one", () => {
   using file = sqliteFile();
   let last: number;
@@ -466,7 +607,7 @@ Deno.test("SqliteStore upgrades a version-1 file: its data stays, accounts work"
   }
   const reader = new DatabaseSync(file.path);
   try {
-    assert.equal(Number(reader.prepare("PRAGMA user_version").get()!.user_version), 2);
+    assert.equal(Number(reader.prepare("PRAGMA user_version").get()!.user_version), 3);
   } finally {
     reader.close();
   }

@@ -166,10 +166,11 @@ serverTest(
   async () => {
     await using dir = await tempDir();
     const data = `${dir.path}/data`;
-    const env = { TINYCHAT_PASSWORD: "inv1ted" };
+    const env = { TINYCHAT_NEW_PASSWORD: "inv1ted" };
     const added = await run(["user", "add", "--data", data, "alice"], env);
     assert.equal(added.code, 0, added.stderr);
     assert.equal(added.stdout, "added alice\n");
+    assert.equal(added.stderr, "user: the new password of alice is from TINYCHAT_NEW_PASSWORD\n");
     await Deno.writeTextFile(`${dir.path}/pw`, "b0b pass\n");
     const bob = await run([
       "user",
@@ -221,14 +222,27 @@ serverTest(
 
 serverTest("tinychat user passwd changes an account's password in the data directory", async () => {
   await using dir = await tempDir();
-  const add = await run(["user", "add", "--data", dir.path, "alice"], { TINYCHAT_PASSWORD: "a" });
+  const add = await run(["user", "add", "--data", dir.path, "alice"], {
+    TINYCHAT_NEW_PASSWORD: "a",
+  });
   assert.equal(add.code, 0, add.stderr);
+  // TINYCHAT_PASSWORD is the current password elsewhere: `user` never takes it as the new one.
+  const old = await run(["user", "passwd", "--data", dir.path, "alice"], {
+    TINYCHAT_PASSWORD: "a",
+  });
+  assert.equal(old.code, 2);
+  assert.match(
+    old.stderr,
+    /use --password-file or TINYCHAT_NEW_PASSWORD \(TINYCHAT_PASSWORD is not/,
+  );
   const passwd = await run(["user", "passwd", "--data", dir.path, "alice"], {
-    TINYCHAT_PASSWORD: "b",
+    TINYCHAT_PASSWORD: "a",
+    TINYCHAT_NEW_PASSWORD: "b",
   });
   assert.equal(passwd.code, 0, passwd.stderr);
+  assert.match(passwd.stderr, /new password of alice is from TINYCHAT_NEW_PASSWORD/);
   const none = await run(["user", "passwd", "--data", dir.path, "carol"], {
-    TINYCHAT_PASSWORD: "c",
+    TINYCHAT_NEW_PASSWORD: "c",
   });
   assert.equal(none.code, 1);
   assert.match(none.stderr, /carol has no account/);
@@ -428,5 +442,47 @@ serverTest(
     } finally {
       await tmux("kill-server").catch(() => {});
     }
+  },
+);
+
+serverTest(
+  "serve: a HELLO with a wrong password then a MSG to bob: 401, closed; bob gets nothing, nothing stored",
+  async () => {
+    await using server = await start();
+    {
+      await using alice = await loginWith(server.port, "alice", "right");
+      alice.close();
+    }
+    {
+      await using bob = await loginWith(server.port, "bob");
+      bob.close();
+    }
+    await server.waitForLog(/disconnect .*user=bob/);
+    /** Says HELLO as alice with a wrong password and, without waiting, a MSG to bob. */
+    const forge = async (id: number) => {
+      await using mallory = await raw(server.port);
+      mallory.name = "alice";
+      await mallory.send({
+        type: FrameType.HELLO,
+        id,
+        src: "alice",
+        dst: "",
+        payload: encodeHelloOptions([[CredentialOption.PASSWORD, "wrong"]]),
+      });
+      await mallory.msg("bob", id + 1, `forged ${id}`);
+      const answer = await mallory.next(isAck(id), 10_000, "the answer to the HELLO");
+      assert.deepEqual([readCode(answer.payload), answer.dst], ["401", "alice"]);
+      await mallory.waitClosed();
+      assert.deepEqual(mallory.received.map((f) => f.type), [FrameType.ACK], "nothing else");
+    };
+    // bob offline: the forged message would be stored for him.
+    await forge(10);
+    await using bob = await loginWith(server.port, "bob", undefined, { autoAck: true });
+    // bob online: it would be forwarded to him.
+    await forge(20);
+    await bob.sync();
+    assert.deepEqual(bob.received.filter((f) => f.type !== FrameType.PONG).length, 1, "its 200");
+    assert.equal(bob.received.filter((f) => f.type === FrameType.OFFLINE).length, 0);
+    assert.equal(bob.received.filter((f) => f.type === FrameType.MSG).length, 0);
   },
 );

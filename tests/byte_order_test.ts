@@ -153,3 +153,16 @@ serverTest(
     assert.deepEqual([m.src, text(m).length], ["seed", 489]);
   },
 );
+
+serverTest(
+  "serve: a seed client's first frame of 790 bytes (starting 16 03, like TLS) is a message, not TLS",
+  async () => {
+    await using server = await start();
+    await using bob = await login(server.port, "bob", { autoAck: true });
+    await using seed = await connect(server.port, { order: "le", legacy: true, name: "seed" });
+    const payload = "t".repeat(790 - 24);
+    assert.equal(await seed.request("bob", 0, payload), "200");
+    const m = bob.received.find((f) => f.type === FrameType.MSG)!;
+    assert.deepEqual([m.src, text(m).length], ["seed", 766]);
+  },
+);

@@ -117,7 +117,7 @@ serverTest(
       }
       await using bob = await login(server.port, "bob");
       await bob.ack(await bob.next((f) => f.type === FrameType.OFFLINE));
-      await server.waitForLog(/stored-delivered .*id=12/);
+      await server.waitForLog(/stored-delivered.*dst=bob/);
       // The ack's batch commits at the end of the turn that read it, before the server reads
       // anything else; the second PING is sent only after the first PONG, so its PONG proves it.
       await bob.sync();

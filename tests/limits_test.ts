@@ -235,3 +235,37 @@ serverTest(
     assert.equal(await alice.request("bob", 4, "z".repeat(100)), "300");
   },
 );
+
+serverTest(
+  "serve --msg-rate: the rate is per user: a reconnect does not start a new burst",
+  async () => {
+    await using server = await start({ args: ["--msg-rate", "1", "--msg-burst", "3"] });
+    await using bob = await login(server.port, "bob", { autoAck: true });
+    {
+      await using alice = await login(server.port, "alice");
+      for (let id = 1; id <= 3; id++) assert.equal(await alice.request("bob", id, "hi"), "200");
+    }
+    await server.waitForLog(/disconnect .*user=alice/);
+    await using again = await login(server.port, "alice");
+    assert.equal(await again.request("bob", 4, "and again"), "429");
+    await bob.sync();
+  },
+);
+
+serverTest(
+  "serve --frame-rate: a flood of PINGs beyond it gets 429 and is closed; others chat on",
+  async () => {
+    await using server = await start({ args: ["--frame-rate", "50", "--msg-burst", "10"] });
+    await using flooder = await login(server.port, "flooder");
+    const ping = encodeFrame({ type: FrameType.PING, id: 9, src: "", dst: "", payload: EMPTY });
+    const burst = new Uint8Array(ping.length * 200);
+    for (let i = 0; i < 200; i++) burst.set(ping, i * ping.length);
+    await flooder.write(burst);
+    const refusal = await flooder.next(isCode("429"), 5000, "the refusal");
+    assert.deepEqual([refusal.src, refusal.dst], ["", "flooder"]);
+    await flooder.waitClosed();
+    assert.ok(flooder.received.filter((f) => f.type === FrameType.PONG).length <= 50);
+    await assertPairChats(server.port, "carol", "dave");
+    await server.waitForLog(/rejected .*code=429 .*too many frames/);
+  },
+);

@@ -96,3 +96,19 @@ serverTest(
     }
   },
 );
+
+serverTest(
+  "serve: the data directory it creates and the database are private to the operator",
+  async () => {
+    await using root = await tempDir();
+    const dataDir = `${root.path}/data`;
+    await using server = await start({ dataDir });
+    await using alice = await login(server.port, "alice");
+    await alice.sync();
+    assert.equal((await Deno.stat(dataDir)).mode! & 0o777, 0o700);
+    for (const entry of Deno.readDirSync(dataDir)) {
+      const mode = (await Deno.stat(`${dataDir}/${entry.name}`)).mode! & 0o777;
+      assert.equal(mode, 0o600, `${entry.name} is ${mode.toString(8)}`);
+    }
+  },
+);
