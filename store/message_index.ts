@@ -5,8 +5,9 @@ class Queue {
   /** No live seq before this position. */
   head = 0;
   live = 0;
+  /** The payload bytes of its messages, but for the unkeyed ones. */
   bytes = 0;
-  /** Its messages up to this seq were added without their keys (0: none). */
+  /** Its messages up to this seq were added without their keys and sizes (0: none). */
   unkeyedUpTo = 0;
 
   /** The position of `seq`, or of the first seq above it. */
@@ -115,8 +116,9 @@ class KeyTable {
  * recipient's seqs in order with their count and payload bytes, and the seqs of each
  * (sender, messageId, recipient) key as a 32-bit fingerprint, so that a duplicate check finds
  * nothing without reading the store (a match is only a candidate: the caller reads the message
- * and compares). Keys of messages read back without them (`addUnkeyed`) are loaded per
- * recipient when first needed (`unkeyed`, `addKeys`). About 20 to 40 bytes per stored message.
+ * and compares). Messages read back with their seqs only (`addUnkeyed`: a store reads its
+ * recipients' seqs when it opens) get their keys and sizes per recipient when first needed
+ * (`unkeyed`, `addKeys`). About 20 to 40 bytes per stored message.
  *
  * @example
  * ```ts
@@ -133,29 +135,37 @@ export class MessageIndex {
   #queues = new Map<string, Queue>();
   #keys = new KeyTable();
 
-  /** Adds a message whose key is known. */
+  /** Adds a message whose key is known; its seq is above those of `dst`'s messages. */
   add(seq: number, dst: string, src: string, id: number, bytes: number): void {
     const queue = this.#queue(dst);
+    const last = queue.seqs[queue.seqs.length - 1];
+    if (last !== undefined && seq <= Math.abs(last)) {
+      throw new RangeError(`Cannot index seq ${seq} of ${dst}: not above those it has`);
+    }
     queue.seqs.push(seq);
     queue.live++;
     queue.bytes += bytes;
     this.#keys.add(fingerprint(src, id, dst), seq);
   }
 
-  /** Adds messages of `dst` read without their keys (ascending seqs), and their payload bytes. */
-  addUnkeyed(dst: string, seqs: readonly number[], bytes: number): void {
+  /** Adds messages of `dst` by their seqs alone (ascending, above those it has). */
+  addUnkeyed(dst: string, seqs: readonly number[]): void {
     if (seqs.length === 0) return;
     const queue = this.#queue(dst);
-    if (queue.live > 0 && seqs[0]! <= Math.abs(queue.seqs[queue.seqs.length - 1]!)) {
+    const last = queue.seqs[queue.seqs.length - 1];
+    if (last !== undefined && seqs[0]! <= Math.abs(last)) {
       throw new RangeError(`Cannot index seq ${seqs[0]} of ${dst}: not above those it has`);
     }
-    for (const seq of seqs) queue.seqs.push(seq);
+    if (queue.seqs.length === 0) queue.seqs = seqs.slice();
+    else for (const seq of seqs) queue.seqs.push(seq);
     queue.live += seqs.length;
-    queue.bytes += bytes;
     queue.unkeyedUpTo = seqs[seqs.length - 1]!;
   }
 
-  /** The seqs of `dst`'s messages added without their keys: `addKeys()` them before a lookup. */
+  /**
+   * The seqs of `dst`'s messages added without their keys: `addKeys()` them before
+   * `candidates()` or `bytes()`.
+   */
   unkeyed(dst: string): number[] {
     const queue = this.#queues.get(dst);
     if (queue === undefined || queue.unkeyedUpTo === 0) return [];
@@ -167,11 +177,17 @@ export class MessageIndex {
     return found;
   }
 
-  /** The keys, read from the store, of the messages `unkeyed(dst)` returned. */
-  addKeys(dst: string, rows: readonly { seq: number; src: string; id: number }[]): void {
+  /** The keys and payload sizes, read from the store, of the messages `unkeyed(dst)` returned. */
+  addKeys(
+    dst: string,
+    rows: readonly { seq: number; src: string; id: number; bytes: number }[],
+  ): void {
     const queue = this.#queues.get(dst);
     if (queue === undefined || queue.unkeyedUpTo === 0) return;
-    for (const row of rows) this.#keys.add(fingerprint(row.src, row.id, dst), row.seq);
+    for (const row of rows) {
+      this.#keys.add(fingerprint(row.src, row.id, dst), row.seq);
+      queue.bytes += row.bytes;
+    }
     queue.unkeyedUpTo = 0;
   }
 
@@ -179,9 +195,11 @@ export class MessageIndex {
   remove(seq: number, dst: string, src: string, id: number, bytes: number): void {
     const queue = this.#queues.get(dst);
     if (queue === undefined || !queue.delete(seq)) return;
-    queue.bytes -= bytes;
-    // An unkeyed message has no key yet: deleting it is a no-op.
-    this.#keys.delete(fingerprint(src, id, dst), seq);
+    // An unkeyed message was not counted in `bytes` and has no key yet.
+    if (seq > queue.unkeyedUpTo) {
+      queue.bytes -= bytes;
+      this.#keys.delete(fingerprint(src, id, dst), seq);
+    }
     if (queue.live === 0) this.#queues.delete(dst);
   }
 
@@ -208,9 +226,11 @@ export class MessageIndex {
     return this.#queues.get(dst)?.live ?? 0;
   }
 
-  /** The payload bytes of `dst`'s messages. */
-  bytes(dst: string): number {
-    return this.#queues.get(dst)?.bytes ?? 0;
+  /** The payload bytes of `dst`'s messages; undefined while some are unkeyed. */
+  bytes(dst: string): number | undefined {
+    const queue = this.#queues.get(dst);
+    if (queue === undefined) return 0;
+    return queue.unkeyedUpTo === 0 ? queue.bytes : undefined;
   }
 
   /** How many messages each recipient has, for recipients with any. */

@@ -48,21 +48,28 @@ Deno.test("MessageIndex.candidates() finds every copy of a key, and nothing once
   assert.deepEqual(index.candidates("alice", 8, "bob"), []);
 });
 
-Deno.test("MessageIndex.unkeyed() lists messages added without keys until addKeys()", () => {
+Deno.test("MessageIndex.unkeyed() lists messages added by seq alone until addKeys()", () => {
   const index = new MessageIndex();
-  index.addUnkeyed("bob", [2, 5, 9], 30);
+  index.addUnkeyed("bob", [2, 5, 9]);
   index.add(12, "bob", "alice", 1, 10);
   assert.equal(index.count("bob"), 4);
-  assert.equal(index.bytes("bob"), 40);
+  assert.equal(index.bytes("bob"), undefined);
   index.remove(5, "bob", "carol", 3, 10);
   assert.deepEqual(index.unkeyed("bob"), [2, 9]);
   // The key of a message added with it is found before the others' keys are loaded.
   assert.deepEqual(index.candidates("alice", 1, "bob"), [12]);
-  index.addKeys("bob", [{ seq: 2, src: "carol", id: 1 }, { seq: 9, src: "alice", id: 1 }]);
+  index.addKeys("bob", [
+    { seq: 2, src: "carol", id: 1, bytes: 7 },
+    { seq: 9, src: "alice", id: 1, bytes: 5 },
+  ]);
   assert.deepEqual(index.unkeyed("bob"), []);
+  assert.equal(index.bytes("bob"), 22);
   assert.deepEqual(index.candidates("alice", 1, "bob").sort((a, b) => a - b), [9, 12]);
   assert.deepEqual(index.candidates("carol", 1, "bob"), [2]);
-  assert.throws(() => index.addUnkeyed("bob", [3], 1), RangeError);
+  index.remove(2, "bob", "carol", 1, 7);
+  assert.equal(index.bytes("bob"), 15);
+  assert.deepEqual(index.candidates("carol", 1, "bob"), []);
+  assert.throws(() => index.addUnkeyed("bob", [3]), RangeError);
 });
 
 Deno.test("MessageIndex agrees with a plain list through many adds and removes", () => {

@@ -10,7 +10,12 @@ import type { Account, Receipt, Store, StoredMessage } from "./store.ts";
 const SCHEMA_VERSION = 3;
 /** Rows a batch's messages are inserted with per statement (SQLite allows 32766 parameters). */
 const ROWS_PER_INSERT = 64;
-const MESSAGE_COLUMNS = "(seq, dst, src, msg_id, sent_at, payload)";
+/** The columns a batch inserts; SQLite numbers the rows (cheaper than given seqs) as predicted. */
+const MESSAGE_COLUMNS = "(dst, src, msg_id, sent_at, payload)";
+/** Room for the payloads of one insert of 1000-byte payloads (larger ones get their own copy). */
+const ARENA_BYTES = ROWS_PER_INSERT * 1000;
+/** Messages read per statement when the index is built. */
+const INDEX_SLICE = 50_000;
 
 /** Options of `SqliteStore`. */
 export interface SqliteStoreOptions {
@@ -31,11 +36,15 @@ export interface SqliteStoreOptions {
 
 /**
  * A `Store` in one SQLite file (node:sqlite), in write-ahead-log mode with `synchronous=FULL`:
- * once `commit()` returns, the batch survives kill -9 and power loss. The messages of a batch are
- * inserted many rows a statement, before the next read of messages and at the latest by
- * `commit()`; their seqs are assigned when they are put. The messages table has no index besides
- * its seqs, which makes an insert about half as costly: the store finds messages through a
- * `MessageIndex` in memory, read from the file at the first use of a message method. So only one
+ * once `commit()` returns, the batch survives kill -9 and power loss. With `syncInBackground`,
+ * that takes `commit()` and then `sync()`, which many batches share and which does not block the
+ * thread.
+ *
+ * The messages of a batch are inserted many rows a statement, before the next read of messages
+ * and at the latest by `commit()`; their seqs are assigned when they are put. The messages table
+ * has no index besides its seqs, which makes an insert about half as costly: the store finds
+ * messages through a `MessageIndex` in memory (20 to 40 bytes a message), read from the file at
+ * the first use of a message method (about 50 ms for 100,000 messages). So only one
  * `SqliteStore` may change a file's messages at a time (the server); other processes may change
  * its users and accounts.
  *
@@ -56,9 +65,18 @@ export class SqliteStore implements Store {
   /** The write-ahead log, opened at the first `sync()`. */
   #wal: Deno.FsFile | undefined;
   #inBatch = false;
-  /** The batch's messages not inserted yet, as the parameters of `MESSAGE_COLUMNS`, row by row. */
+  /**
+   * The batch's messages not inserted yet, as the parameters of `MESSAGE_COLUMNS`, row by row;
+   * inserted by one statement once there are `ROWS_PER_INSERT`.
+   */
   #rows: (string | number | Uint8Array)[] = [];
-  /** The seq of the batch's next message; 0 until its first one. */
+  /** Copies of the payloads in `#rows` (cheaper than a buffer each), reused after the insert. */
+  #arena = new Uint8Array(ARENA_BYTES);
+  #arenaUsed = 0;
+  /**
+   * The seq of the next message put in a batch; 0: to be read from the file. Kept from batch to
+   * batch: no other process stores messages (the insert checks it).
+   */
   #nextSeq = 0;
   /** Why inserting the batch's messages failed: it can only be rolled back then. */
   #failed: unknown = undefined;
@@ -142,10 +160,11 @@ export class SqliteStore implements Store {
         `SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0),
           coalesce((SELECT max(seq) FROM messages), 0)) + 1 AS n`,
       ),
-      // One pass over the table; a recipient's seqs come as one string (fewer values to make).
+      // A pass over the table in seq order, in slices, each as two JSON arrays (few values to
+      // make, no sorting).
       queues: prepare(
-        `SELECT dst, group_concat(seq ORDER BY seq) AS seqs, sum(length(payload)) AS bytes
-          FROM messages GROUP BY dst`,
+        `SELECT json_group_array(dst) AS dsts, json_group_array(seq) AS seqs
+          FROM (SELECT dst, seq FROM messages WHERE seq > ? ORDER BY seq LIMIT ${INDEX_SLICE})`,
       ),
       // The seqs are a JSON array: one statement for any number of them.
       messagesBySeq: prepare(
@@ -153,7 +172,8 @@ export class SqliteStore implements Store {
           WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq`,
       ),
       keysBySeq: prepare(
-        "SELECT seq, src, msg_id FROM messages WHERE seq IN (SELECT value FROM json_each(?))",
+        `SELECT seq, src, msg_id, length(payload) AS n FROM messages
+          WHERE seq IN (SELECT value FROM json_each(?))`,
       ),
       deleteMessage: prepare(
         "DELETE FROM messages WHERE seq = ? RETURNING dst, src, msg_id, length(payload) AS n",
@@ -201,7 +221,7 @@ export class SqliteStore implements Store {
   }
 
   storedBytes(dst: string): number {
-    return this.#messages().bytes(dst);
+    return this.#keyed(dst).bytes(dst)!;
   }
 
   counts(): Map<string, number> {
@@ -214,13 +234,21 @@ export class SqliteStore implements Store {
     let seq: number;
     if (!this.#inBatch) {
       seq = Number(this.#st.putMessage.run(dst, src, id, sentAt, payload).lastInsertRowid);
+      this.#nextSeq = 0;
     } else {
       // The batch holds the write lock (BEGIN IMMEDIATE): no other writer can take these seqs.
       if (this.#nextSeq === 0) this.#nextSeq = Number(this.#st.nextSeq.get()!.n);
       seq = this.#nextSeq++;
       // The payload may be a view into a buffer its owner reuses before the insert.
-      this.#rows.push(seq, dst, src, id, sentAt, payload.slice());
-      if (this.#rows.length >= ROWS_PER_INSERT * 6) this.#flush();
+      const end = this.#arenaUsed + payload.length;
+      let copy: Uint8Array;
+      if (end <= ARENA_BYTES) {
+        this.#arena.set(payload, this.#arenaUsed);
+        copy = this.#arena.subarray(this.#arenaUsed, end);
+        this.#arenaUsed = end;
+      } else copy = payload.slice();
+      this.#rows.push(dst, src, id, sentAt, copy);
+      if (this.#rows.length === ROWS_PER_INSERT * 5) this.#flush();
     }
     index.add(seq, dst, src, id, payload.length);
     return seq;
@@ -231,17 +259,8 @@ export class SqliteStore implements Store {
   }
 
   findMessages(src: string, id: number, dst: string): StoredMessage[] {
-    const index = this.#messages();
-    const unkeyed = index.unkeyed(dst);
-    if (unkeyed.length > 0) {
-      const rows = this.#st.keysBySeq.all(JSON.stringify(unkeyed));
-      index.addKeys(
-        dst,
-        rows.map((row) => ({ seq: Number(row.seq), src: String(row.src), id: Number(row.msg_id) })),
-      );
-    }
     // Almost always none: a new message is looked up without reading the file.
-    const candidates = index.candidates(src, id, dst);
+    const candidates = this.#keyed(dst).candidates(src, id, dst);
     if (candidates.length === 0) return [];
     return this.#read(candidates).filter((m) => m.src === src && m.id === id && m.dst === dst);
   }
@@ -302,13 +321,13 @@ export class SqliteStore implements Store {
     }
     this.#db.exec("COMMIT");
     this.#inBatch = false;
-    this.#nextSeq = 0;
   }
 
   rollback(): void {
     if (!this.#inBatch) return;
     this.#inBatch = false;
-    this.#rows = [];
+    this.#rows.length = 0;
+    this.#arenaUsed = 0;
     this.#nextSeq = 0;
     this.#failed = undefined;
     // Read again from the file when next needed: the batch's messages are gone, deleted ones back.
@@ -358,12 +377,37 @@ export class SqliteStore implements Store {
   /** The index of the messages, read from the file if it is not in memory. */
   #messages(): MessageIndex {
     if (this.#index !== undefined) return this.#index;
-    const index = new MessageIndex();
-    for (const row of this.#st.queues.all()) {
-      const seqs = String(row.seqs).split(",").map(Number);
-      index.addUnkeyed(String(row.dst), seqs, Number(row.bytes));
+    const queues = new Map<string, number[]>();
+    for (let after = 0;;) {
+      const row = this.#st.queues.get(after)!;
+      const dsts: string[] = JSON.parse(String(row.dsts));
+      const seqs: number[] = JSON.parse(String(row.seqs));
+      for (let i = 0; i < dsts.length; i++) {
+        const queue = queues.get(dsts[i]!);
+        if (queue === undefined) queues.set(dsts[i]!, [seqs[i]!]);
+        else queue.push(seqs[i]!);
+      }
+      if (seqs.length < INDEX_SLICE) break;
+      after = seqs[seqs.length - 1]!;
     }
+    const index = new MessageIndex();
+    for (const [dst, seqs] of queues) index.addUnkeyed(dst, seqs);
     this.#index = index;
+    return index;
+  }
+
+  /** The index, with the keys and sizes of `dst`'s messages read from the file if need be. */
+  #keyed(dst: string): MessageIndex {
+    const index = this.#messages();
+    const unkeyed = index.unkeyed(dst);
+    if (unkeyed.length === 0) return index;
+    const rows = this.#st.keysBySeq.all(JSON.stringify(unkeyed)).map((row) => ({
+      seq: Number(row.seq),
+      src: String(row.src),
+      id: Number(row.msg_id),
+      bytes: Number(row.n),
+    }));
+    index.addKeys(dst, rows);
     return index;
   }
 
@@ -381,23 +425,27 @@ export class SqliteStore implements Store {
   #flush(): void {
     const rows = this.#rows;
     if (rows.length === 0) return;
-    this.#rows = [];
-    if (this.#failed !== undefined) return;
     try {
-      for (let at = 0; at < rows.length;) {
-        const count = Math.min(ROWS_PER_INSERT, (rows.length - at) / 6);
-        this.#insert(count).run(...rows.slice(at, at + count * 6));
-        at += count * 6;
+      if (this.#failed === undefined) {
+        const last = Number(this.#insert(rows.length / 5).run(...rows).lastInsertRowid);
+        // AUTOINCREMENT numbers them as putMessage() did, having the write lock; check it anyway.
+        if (last !== this.#nextSeq - 1) {
+          throw new Error(
+            `Cannot store messages: seq ${last} where ${this.#nextSeq - 1} was given`,
+          );
+        }
       }
     } catch (error) {
       this.#failed = error;
     }
+    rows.length = 0;
+    this.#arenaUsed = 0;
   }
 
   #insert(rows: number): StatementSync {
     let statement = this.#inserts.get(rows);
     if (statement === undefined) {
-      const values = Array.from({ length: rows }, () => "(?, ?, ?, ?, ?, ?)").join(", ");
+      const values = Array.from({ length: rows }, () => "(?, ?, ?, ?, ?)").join(", ");
       statement = this.#db.prepare(`INSERT INTO messages ${MESSAGE_COLUMNS} VALUES ${values}`);
       this.#inserts.set(rows, statement);
     }
