@@ -3,7 +3,7 @@ import * as readline from "node:readline";
 import process from "node:process";
 import { type ClientEvent, connect, type TinychatClient } from "../client.ts";
 import { nameProblem } from "../protocol/mod.ts";
-import { parseChoice, parseFlags, parseInteger, parseName } from "./flags.ts";
+import { CLIENT_FLAGS, parseChoice, parseFlags, parseInteger, parseName } from "./flags.ts";
 import {
   renderAway,
   renderFate,
@@ -75,18 +75,9 @@ export interface ConnectCommand {
 /** Parses the arguments of `tinychat connect`; throws `UsageError`. */
 export function parseConnectArgs(args: string[]): ConnectCommand {
   const { values, positionals } = parseFlags("connect", args, {
-    user: { type: "string" },
-    to: { type: "string" },
-    host: { type: "string", default: "127.0.0.1" },
-    port: { type: "string", default: "9000" },
-    state: { type: "string" },
+    ...CLIENT_FLAGS,
     color: { type: "string", default: "auto" },
     quiet: { type: "boolean", default: false },
-    password: { type: "boolean", default: false },
-    "password-file": { type: "string" },
-    tls: { type: "boolean", default: false },
-    ca: { type: "string" },
-    help: { type: "boolean", short: "h", default: false },
   });
   if (positionals.length > 0) {
     throw new UsageError(`connect: unexpected argument "${positionals[0]}"`);

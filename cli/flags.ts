@@ -72,3 +72,17 @@ export function parseSize(flag: string, text: string): number {
   if (bytes <= 0) throw new UsageError(`--${flag}: must be more than 0`);
   return bytes;
 }
+
+/** The flags of every command that talks to a server as a user (`connect`, `send`). */
+export const CLIENT_FLAGS = {
+  user: { type: "string" },
+  to: { type: "string" },
+  host: { type: "string", default: "127.0.0.1" },
+  port: { type: "string", default: "9000" },
+  state: { type: "string" },
+  password: { type: "boolean", default: false },
+  "password-file": { type: "string" },
+  tls: { type: "boolean", default: false },
+  ca: { type: "string" },
+  help: { type: "boolean", short: "h", default: false },
+} as const;

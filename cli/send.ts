@@ -1,6 +1,6 @@
 // deno-lint-ignore-file no-console -- the CLI is where output belongs
 import { connect, type SendResult } from "../client.ts";
-import { parseDuration, parseFlags, parseInteger, parseName } from "./flags.ts";
+import { CLIENT_FLAGS, parseDuration, parseFlags, parseInteger, parseName } from "./flags.ts";
 import { loginWithPassword, type PasswordSource } from "./password.ts";
 import { ClientState, defaultStateRoot } from "./state.ts";
 import { parseTlsFlags, tlsConnectOptions, type TlsFlags } from "./tls.ts";
@@ -59,18 +59,9 @@ export interface SendCommand {
 /** Parses the arguments of `tinychat send`; throws `UsageError`. */
 export function parseSendArgs(args: string[]): SendCommand {
   const { values, positionals } = parseFlags("send", args, {
-    user: { type: "string" },
-    to: { type: "string" },
-    host: { type: "string", default: "127.0.0.1" },
-    port: { type: "string", default: "9000" },
-    state: { type: "string" },
+    ...CLIENT_FLAGS,
     timeout: { type: "string", default: "10s" },
     json: { type: "boolean", default: false },
-    password: { type: "boolean", default: false },
-    "password-file": { type: "string" },
-    tls: { type: "boolean", default: false },
-    ca: { type: "string" },
-    help: { type: "boolean", short: "h", default: false },
   });
   if (!values.help && values.user === undefined) throw new UsageError("send: --user is required");
   if (!values.help && values.to === undefined) throw new UsageError("send: --to is required");
