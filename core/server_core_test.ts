@@ -933,10 +933,10 @@ Deno.test("ServerCore answers PING with PONG, same id and payload", () => {
   assert.equal(h.isClosed(1), false);
 });
 
-Deno.test("ServerCore answers reserved types 8-15 and a client's TIMED with 501, keeping the connection", () => {
+Deno.test("ServerCore answers reserved types 14-15 and a client's TIMED with 501, keeping the connection", () => {
   const h = new Harness();
   h.login(1, "alice");
-  for (const type of [7, 8, 11, 15]) {
+  for (const type of [7, 14, 15]) {
     h.frame(1, { type, id: 20 + type, src: "alice", dst: "bob", payload: text("?") }, 0);
     assert.deepEqual(h.take(1), [ACK(20 + type, "", "alice", "501")], `type ${type}`);
   }

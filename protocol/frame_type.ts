@@ -24,29 +24,29 @@ export const FrameType = {
    * before each stored (type 2) message.
    */
   TIMED: 7,
+  /** Room join, leave, list and members requests, their answers, and join/leave notices. */
+  ROOM: 8,
+  /**
+   * A piece of a long message: its payload comes before that of the next frame with the same
+   * messageId, src and dst (the message's final frame).
+   */
+  CHUNK: 9,
   /**
    * Sent by the server to a connection whose name was taken over by a login with the right
    * password, just before it closes that connection: payload = the reason as UTF-8. Clients
    * MUST NOT reconnect by themselves after it.
    */
   TAKEOVER: 10,
+  /** A history query, and the past messages that answer it. */
+  HISTORY: 11,
+  /** A file transfer's offer, acceptance, progress, notice and download requests. */
+  FILE: 12,
+  /** A file's bytes. */
+  DATA: 13,
 } as const;
 
 /** A frame type implemented by this version. */
 export type FrameType = typeof FrameType[keyof typeof FrameType];
-
-/**
- * Numbers reserved for extensions that come next, so that they never collide with each other or
- * reach a seed-000 client (the server sends those only to clients that said HELLO and asked).
- */
-export const ReservedType = {
-  /** Room join, leave and notices. */
-  ROOM: 8,
-  /** A chunk of a file or of a long message. */
-  CHUNK: 9,
-  /** History query. */
-  HISTORY: 11,
-} as const;
 
 /** The highest type number the protocol reserves; anything above is malformed. */
 export const MAX_TYPE = 15;

@@ -4,10 +4,10 @@ import { makePrivateFile } from "./private_file.ts";
 import type { Account, Receipt, Store, StoredMessage } from "./store.ts";
 
 /**
- * 2 added `accounts`; 3 dropped the indexes of `messages` (kept in memory: `MessageIndex`). An
- * older file is upgraded when it is opened.
+ * 2 added `accounts`; 3 dropped the indexes of `messages` (kept in memory: `MessageIndex`); 4
+ * added the history, the rooms and the files. An older file is upgraded when it is opened.
  */
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 /** Rows a batch's messages are inserted with per statement (SQLite allows 32766 parameters). */
 const ROWS_PER_INSERT = 64;
 /** The columns a batch inserts; SQLite numbers the rows (cheaper than given seqs) as predicted. */
@@ -138,6 +138,44 @@ export class SqliteStore implements Store {
         name TEXT PRIMARY KEY,
         hash TEXT NOT NULL,
         updated_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS history (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        conv TEXT NOT NULL,
+        src TEXT NOT NULL,
+        dst TEXT NOT NULL,
+        msg_id INTEGER NOT NULL,
+        sent_at INTEGER NOT NULL,
+        payload BLOB NOT NULL,
+        kind INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX IF NOT EXISTS history_by_conv ON history (conv, seq);
+      CREATE TABLE IF NOT EXISTS rooms (
+        name TEXT PRIMARY KEY,
+        created_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS room_members (
+        room TEXT NOT NULL,
+        name TEXT NOT NULL,
+        cursor INTEGER NOT NULL,
+        joined_at INTEGER NOT NULL,
+        PRIMARY KEY (room, name)
+      ) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS files (
+        fid INTEGER PRIMARY KEY AUTOINCREMENT,
+        src TEXT NOT NULL,
+        dst TEXT NOT NULL,
+        msg_id INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        media TEXT NOT NULL,
+        sent_at INTEGER NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS file_deliveries (
+        fid INTEGER NOT NULL,
+        recipient TEXT NOT NULL,
+        PRIMARY KEY (fid, recipient)
       ) WITHOUT ROWID;
       PRAGMA user_version = ${SCHEMA_VERSION};
     `);
