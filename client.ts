@@ -1,19 +1,36 @@
 import {
+  ChunkJoiner,
   Code,
   codePayload,
   CredentialOption,
   decodeTimed,
+  encodeDelivery,
   encodeFrame,
   encodeHelloOptions,
   type Frame,
   FrameDecoder,
   FrameType,
-  MAX_PAYLOAD_SIZE,
+  MAX_JOINED_SIZE,
   nameProblem,
   passwordProblem,
   readCode,
   TIMED_SIZE,
 } from "./protocol/mod.ts";
+import {
+  destinationProblem,
+  type HistoryEntry,
+  type HistoryOptions,
+  type RoomInfo,
+  type RoomNotice,
+  roomOf,
+  RoomRequests,
+} from "./client_rooms.ts";
+import {
+  type DownloadOptions,
+  type FileEvent,
+  FileTransfers,
+  type SendFileOptions,
+} from "./client_files.ts";
 
 /** What became of a sent message. */
 export type Fate = "delivered" | "stored" | "unknown user" | "rejected";
@@ -45,11 +62,20 @@ export type ClientEvent =
     payload: Uint8Array;
     /** Whether it was stored for us while we were away (a type-2 frame). */
     stored: boolean;
-    /** For a stored message: when the server received it (from its TIMED frame). */
+    /**
+     * When the server received it (from its TIMED frame): on every message from a server that
+     * sends TIMED before live and stored messages.
+     */
     sentAt?: Date;
     /** When it arrived here. */
     at: Date;
+    /** For a message to a room: the room (its dst), e.g. "#dev". */
+    room?: string;
+    /** A past message replayed when we joined its room (a HISTORY frame, not acked). */
+    replay?: boolean;
   }
+  | RoomNotice
+  | FileEvent
   | {
     kind: "receipt";
     /** A message we were told was stored ("300") has now been delivered to `to`. */
@@ -208,6 +234,21 @@ export class TinychatClient implements AsyncDisposable {
   #reading: Promise<string> | undefined;
   /** The chain of writes on the current connection: one at a time, in order. */
   #writes: Promise<void> = Promise.resolve();
+  /** Long messages being received (CHUNK frames), for the current connection. */
+  #joiner = new ChunkJoiner({ maxBytes: MAX_JOINED_SIZE });
+  #rooms = new RoomRequests({
+    user: () => this.user,
+    online: () => this.#online,
+    takeId: () => this.#takeId(),
+    write: (frame) => this.#write(encodeFrame(frame)),
+  });
+  #files = new FileTransfers({
+    user: () => this.user,
+    isOnline: () => this.#online,
+    takeId: () => this.#takeId(),
+    write: (bytes) => this.#write(bytes),
+    emit: (event) => this.#emit(event),
+  });
 
   /** Use `connect()`. */
   constructor(options: ConnectOptions) {
@@ -245,7 +286,9 @@ export class TinychatClient implements AsyncDisposable {
   }
 
   /**
-   * Sends `text` (at most 1000 bytes of UTF-8) to `to`; resolves with its fate. If the connection
+   * Sends `text` to `to`; resolves with its fate. Text over 1000 bytes of UTF-8 goes as CHUNK
+   * frames and a final MSG in one write (up to 16 MiB, `RangeError` beyond; the server's
+   * `--max-message`, 64 KiB by default, answers "413", fate "rejected"). If the connection
    * drops first, the message is resent with the same id after reconnecting, and the server
    * makes sure it is delivered once.
    */
@@ -253,14 +296,14 @@ export class TinychatClient implements AsyncDisposable {
     if (this.#closed) {
       return Promise.reject(new Error(`Cannot send: session closed (${this.#closeReason})`));
     }
-    const problem = nameProblem(to);
+    const problem = destinationProblem(to);
     if (problem !== undefined) {
       return Promise.reject(new RangeError(`Cannot send to "${to}": name ${problem}`));
     }
     const payload = typeof text === "string" ? textEncoder.encode(text) : text;
-    if (payload.length > MAX_PAYLOAD_SIZE) {
+    if (payload.length > MAX_JOINED_SIZE) {
       return Promise.reject(
-        new RangeError(`Cannot send: ${payload.length} bytes exceed ${MAX_PAYLOAD_SIZE}`),
+        new RangeError(`Cannot send: ${payload.length} bytes exceed ${MAX_JOINED_SIZE} (16 MiB)`),
       );
     }
     const frame: Frame = {
@@ -272,7 +315,7 @@ export class TinychatClient implements AsyncDisposable {
     };
     return new Promise((resolve, reject) => {
       this.#outgoing.set(frame.id, { frame, resolve, reject });
-      if (this.#online) this.#write(encodeFrame(frame));
+      if (this.#online) this.#write(encodeMessage(frame));
     });
   }
 
@@ -335,6 +378,65 @@ export class TinychatClient implements AsyncDisposable {
     });
   }
 
+  /** Joins `room` (created if new); its last messages follow as `replay` message events. */
+  join(room: string): Promise<void> {
+    return this.#rooms.join(room);
+  }
+
+  /** Leaves `room`; rejects with `RoomError` ("403" for #all, "404" when not a member). */
+  leave(room: string): Promise<void> {
+    return this.#rooms.leave(room);
+  }
+
+  /** The server's rooms, with their member counts and whether we are a member. */
+  rooms(): Promise<RoomInfo[]> {
+    return this.#rooms.rooms();
+  }
+
+  /** The members of `room`, online and away. */
+  members(room: string): Promise<Presence> {
+    return this.#rooms.members(room);
+  }
+
+  /** The server's history with a user or of a room, oldest first. */
+  history(peerOrRoom: string, options: HistoryOptions = {}): Promise<HistoryEntry[]> {
+    return this.#rooms.history(peerOrRoom, options);
+  }
+
+  /**
+   * Sends the file at `path` to a user or a room through the server (which keeps it for an
+   * offline recipient); resolves with its fate: "stored" ("300") for a user until they download
+   * it (then a `receipt` event), "delivered" ("200") for a room, or a refusal ("404", "413" too
+   * large, "507" over the recipient's quota, …). Resumes by itself after a reconnect.
+   *
+   * @example
+   * ```ts
+   * const result = await client.sendFile("bob", "photo.png", {
+   *   onProgress: (done, size) => console.log(`${Math.floor((100 * done) / size)}%`),
+   * });
+   * ```
+   */
+  sendFile(to: string, path: string, options: SendFileOptions = {}): Promise<SendResult> {
+    return this.#files.sendFile(to, path, options);
+  }
+
+  /**
+   * Downloads a file of a `file` event into `saveDir` (created if needed) under its sanitised
+   * name, never overwriting (`name (1).ext`); resolves with the saved path. Partial bytes wait
+   * in `options.partialDir`, and a later call resumes from them.
+   */
+  download(event: FileEvent, saveDir: string, options: DownloadOptions = {}): Promise<string> {
+    return this.#files.download(event, saveDir, options);
+  }
+
+  /**
+   * Calls `listener` with each `file` event (also in `events()`); the first listener also gets
+   * those that came before it. Returns the function that stops it.
+   */
+  onFile(listener: (event: FileEvent) => void): () => void {
+    return this.#files.onFile(listener);
+  }
+
   /** Waits until every sent message has its answer, or `timeoutMs` passes; returns how many are
    * still unanswered. */
   async settle(timeoutMs: number): Promise<number> {
@@ -361,6 +463,8 @@ export class TinychatClient implements AsyncDisposable {
       o.reject(new Error(`Session closed before an answer (${reason})`));
     }
     this.#outgoing.clear();
+    this.#rooms.close(reason);
+    this.#files.close(reason);
     await this.#loop;
     this.#emit({ kind: "closed", reason, at: new Date() });
   }
@@ -381,6 +485,7 @@ export class TinychatClient implements AsyncDisposable {
     const socket = await dial(this.#host, this.#port, this.#tls, this.#ca, signal);
     const helloId = this.#takeId();
     const decoder = new FrameDecoder({ order: "be" });
+    this.#joiner.clear();
     this.#socket = socket;
     try {
       await writeAll(
@@ -420,7 +525,8 @@ export class TinychatClient implements AsyncDisposable {
           this.#online = true;
           for (const f of frames.slice(answer + 1)) this.#handle(f);
           this.#readFrom(socket, decoder, buffer);
-          for (const o of this.#outgoing.values()) this.#write(encodeFrame(o.frame));
+          for (const o of this.#outgoing.values()) this.#write(encodeMessage(o.frame));
+          this.#files.online();
           return;
         }
       } finally {
@@ -503,7 +609,16 @@ export class TinychatClient implements AsyncDisposable {
     }
   }
 
-  #handle(frame: Frame): void {
+  #handle(received: Frame): void {
+    let joined: Frame | undefined;
+    try {
+      joined = this.#joiner.push(received);
+    } catch {
+      // Over 16 MiB: the server would never send it; that message is dropped.
+      return;
+    }
+    if (joined === undefined) return;
+    const frame = joined;
     switch (frame.type) {
       case FrameType.MSG:
       case FrameType.OFFLINE:
@@ -512,6 +627,23 @@ export class TinychatClient implements AsyncDisposable {
         return this.#answer(frame);
       case FrameType.WHO:
         return this.#presenceAnswer(frame);
+      case FrameType.ROOM: {
+        const notice = this.#rooms.room(frame);
+        if (notice !== undefined) this.#emit(notice);
+        return;
+      }
+      case FrameType.HISTORY: {
+        const timed = this.#sentAt;
+        this.#sentAt = undefined;
+        const replay = this.#rooms.historyFrame(
+          frame,
+          timed !== undefined && timed.src === frame.src && timed.id === frame.id
+            ? timed.at
+            : undefined,
+        );
+        if (replay !== undefined) this.#emit(replay);
+        return;
+      }
       case FrameType.TIMED:
         if (frame.payload.length === TIMED_SIZE) {
           this.#sentAt = { src: frame.src, id: frame.id, at: decodeTimed(frame.payload) };
@@ -523,23 +655,27 @@ export class TinychatClient implements AsyncDisposable {
       case FrameType.PING:
         this.#write(encodeFrame({ ...frame, type: FrameType.PONG, src: this.user, dst: "" }));
         return;
+      case FrameType.FILE:
+      case FrameType.DATA:
+        return this.#files.handle(frame, this.#sentAt);
     }
   }
 
   #incoming(frame: Frame): void {
     const timed = this.#sentAt;
     this.#sentAt = undefined;
+    const room = roomOf(frame);
     this.#write(encodeFrame({
       type: FrameType.ACK,
       id: frame.id,
       src: this.user,
-      dst: frame.src,
+      dst: room ?? frame.src,
       payload: codePayload(Code.DELIVERED),
     }));
     // The server delivers once; this guards the one case it cannot see (a crash between a
     // recipient's ack and its commit).
-    const key = `${frame.src}\n${frame.id}\n${frame.payload.length}\n${
-      textDecoder.decode(frame.payload)
+    const key = `${frame.src}\n${frame.dst}\n${frame.id}\n${frame.payload.length}\n${
+      seenText(frame.payload)
     }`;
     if (this.#seen.has(key)) return;
     this.#seen.add(key);
@@ -552,6 +688,7 @@ export class TinychatClient implements AsyncDisposable {
       payload: frame.payload,
       stored: frame.type === FrameType.OFFLINE,
       at: new Date(),
+      ...(room === undefined ? {} : { room }),
       ...(timed !== undefined && timed.src === frame.src && timed.id === frame.id
         ? { sentAt: new Date(timed.at) }
         : {}),
@@ -573,6 +710,8 @@ export class TinychatClient implements AsyncDisposable {
   }
 
   #answer(frame: Frame): void {
+    if (this.#rooms.answer(frame)) return;
+    if (this.#files.answer(frame)) return;
     const code = readCode(frame.payload);
     const o = this.#outgoing.get(frame.id);
     if (o !== undefined && (frame.src === o.frame.dst || frame.src === "")) {
@@ -620,6 +759,22 @@ export class TinychatClient implements AsyncDisposable {
 /** A random messageId in the lower half of the range, so that ids do not wrap soon. */
 export function randomId(): number {
   return crypto.getRandomValues(new Uint32Array(1))[0]! >>> 1;
+}
+
+/** What `#seen` keeps of a payload: a long one as a hash, so the window stays small. */
+function seenText(payload: Uint8Array): string {
+  if (payload.length <= 1000) return textDecoder.decode(payload);
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < payload.length; i++) hash = Math.imul(hash ^ payload[i]!, 0x01000193);
+  return `#${hash >>> 0}`;
+}
+
+/**
+ * A message of any length as the frames that carry it, for one write: CHUNKs, then the MSG, so
+ * that the frames of one message never interleave with those of another.
+ */
+function encodeMessage(frame: Frame): Uint8Array {
+  return encodeDelivery(frame, "be", { legacy: false, timed: false });
 }
 
 /** The HELLO payload: ask for TIMED frames, and the password if there is one. */

@@ -17,6 +17,7 @@
  */
 import { BENCH_HELP, parseBenchArgs, runBench } from "./cli/bench.ts";
 import { CONNECT_HELP, parseConnectArgs, runConnect } from "./cli/connect.ts";
+import { LOG_HELP, parseLogArgs, runLog } from "./cli/log.ts";
 import { parsePasswdArgs, PASSWD_HELP, runPasswd } from "./cli/passwd.ts";
 import { parseSendArgs, runSend, SEND_HELP } from "./cli/send.ts";
 import { parseServeArgs, runServe, SERVE_HELP } from "./cli/serve.ts";
@@ -32,6 +33,17 @@ export type {
   Presence,
   SendResult,
 } from "./client.ts";
+export { destinationProblem, RoomError } from "./client_rooms.ts";
+export type { HistoryEntry, HistoryOptions, RoomInfo, RoomNotice } from "./client_rooms.ts";
+export type { DownloadOptions, FileEvent, SendFileOptions } from "./client_files.ts";
+export {
+  defaultSaveDir,
+  mediaKind,
+  mediaType,
+  reservePath,
+  safeFileName,
+  uniquePath,
+} from "./files/mod.ts";
 export { serve } from "./server.ts";
 export type { ServeOptions, TinychatServer } from "./server.ts";
 export { DEFAULT_LIMITS } from "./core/limits.ts";
@@ -54,6 +66,7 @@ COMMANDS:
   serve      run the server
   connect    chat in the terminal (or pipe lines to one partner)
   send       send messages from a script; the exit status tells their fate
+  log        print the server's message history from its data directory
   bench      measure a server: msgs/s and ack latency per workload
   user       manage accounts in a data directory: add, passwd, remove, list
   passwd     change your own password on the server
@@ -91,6 +104,11 @@ export async function main(args: string[]): Promise<number> {
         const options = parsePasswdArgs(rest);
         if (options.help) return printHelp(PASSWD_HELP);
         return await runPasswd(options);
+      }
+      case "log": {
+        const options = parseLogArgs(rest);
+        if (options.help) return printHelp(LOG_HELP);
+        return await runLog(options);
       }
       case "bench": {
         const options = parseBenchArgs(rest);

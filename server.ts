@@ -16,6 +16,7 @@ import {
 import { ConnectionLimiter, DEFAULT_LIMITS, type Limits, resolveLimits } from "./core/limits.ts";
 import { SqliteStore } from "./store/sqlite_store.ts";
 import { MemoryStore } from "./store/memory_store.ts";
+import { DiskFileStore, type FileStore, MemoryFileStore } from "./store/file_store.ts";
 import type { Store } from "./store/store.ts";
 import type { AuthMode } from "./core/login_gate.ts";
 import { PasswordAuthenticator } from "./auth/authenticator.ts";
@@ -32,7 +33,21 @@ export interface ServeOptions {
   ackTimeoutMs?: number;
   /** Stored messages per recipient. Default 100000. */
   maxQueue?: number;
-  /** Bytes queued for one connection beyond which it is closed as a slow reader. Default 8 MiB. */
+  /** Messages a room join replays. Default 20. */
+  roomReplay?: number;
+  /** Days the history is kept; 0: no age limit. Default 90. */
+  historyDays?: number;
+  /** History entries kept per conversation; 0: no limit. Default 10000. */
+  historyCount?: number;
+  /**
+   * The longest message a client may send, in bytes (1 to 16 MiB); beyond it the sender gets
+   * "413". Default 65536.
+   */
+  maxMessage?: number;
+  /**
+   * Bytes queued for one connection beyond which it is closed as a slow reader. Default 8 MiB,
+   * or twice `maxMessage` and 1 MiB more when that is larger (one long message must fit).
+   */
   maxBuffered?: number;
   /** Where log lines go; default: none. */
   log?: (line: string) => void;
@@ -48,6 +63,10 @@ export interface ServeOptions {
   limits?: Partial<Limits>;
   /** Who may log in as whom: "open", "required" or "invite" (core/login_gate.ts). Default "open". */
   auth?: AuthMode;
+  /** The largest file accepted, in bytes; beyond it an offer gets "413". Default 100 MiB. */
+  maxFile?: number;
+  /** Bytes of files waiting for one recipient; beyond it an offer gets "507". Default 1 GiB. */
+  fileQuota?: number;
 }
 
 /** A running server. */
@@ -93,6 +112,10 @@ export async function serve(options: ServeOptions = {}): Promise<TinychatServer>
   } else {
     store = new MemoryStore();
   }
+  // Uploaded files live next to the database (DATA/files), in memory without one.
+  const files: FileStore = options.dataDir === undefined
+    ? new MemoryFileStore()
+    : new DiskFileStore(`${options.dataDir}/files`);
   const address = { hostname: options.hostname ?? "127.0.0.1", port: options.port ?? 9000 };
   let listener: Deno.TcpListener | Deno.TlsListener;
   try {
@@ -101,9 +124,10 @@ export async function serve(options: ServeOptions = {}): Promise<TinychatServer>
       : Deno.listenTls({ ...address, cert: options.tls.cert, key: options.tls.key });
   } catch (error) {
     store.close();
+    files.close();
     throw error;
   }
-  const server = new Server(listener, store, options);
+  const server = new Server(listener, store, options, files);
   return server;
 }
 
@@ -120,6 +144,7 @@ class Server implements TinychatServer {
   #sweeper: ReturnType<typeof setInterval>;
   #refused = { at: 0, count: 0 };
   #store: Store;
+  #files: FileStore;
   #core: ServerCore;
   #conns = new Map<ConnId, Connection>();
   #nextId = 1;
@@ -145,6 +170,7 @@ class Server implements TinychatServer {
     listener: Deno.TcpListener | Deno.TlsListener,
     store: Store,
     options: ServeOptions,
+    files: FileStore,
   ) {
     this.#listener = listener;
     this.#tls = options.tls !== undefined;
@@ -154,7 +180,9 @@ class Server implements TinychatServer {
     this.#connections = new ConnectionLimiter(limits.maxConnections, limits.maxConnectionsPerIp);
     this.addr = listener.addr;
     this.#store = store;
-    this.#maxBuffered = options.maxBuffered ?? 8 * 1024 * 1024;
+    this.#files = files;
+    this.#maxBuffered = options.maxBuffered ??
+      Math.max(8 * 1024 * 1024, 2 * (options.maxMessage ?? 0) + 1024 * 1024);
     const emit = options.log ?? (() => {});
     // One logger for every line, so that --log-format and --log-level apply to all of them.
     const log = makeLogger(emit, options.logFormat ?? "text", options.logLevel ?? "info");
@@ -164,6 +192,13 @@ class Server implements TinychatServer {
       log,
       ackTimeoutMs: options.ackTimeoutMs ?? 3000,
       maxQueue: options.maxQueue ?? 100_000,
+      files,
+      ...(options.maxFile === undefined ? {} : { maxFile: options.maxFile }),
+      ...(options.fileQuota === undefined ? {} : { fileQuota: options.fileQuota }),
+      ...(options.roomReplay === undefined ? {} : { roomReplay: options.roomReplay }),
+      ...(options.historyDays === undefined ? {} : { historyDays: options.historyDays }),
+      ...(options.historyCount === undefined ? {} : { historyCount: options.historyCount }),
+      ...(options.maxMessage === undefined ? {} : { maxMessage: options.maxMessage }),
       limits,
       auth: options.auth ?? "open",
       // Password checks run off the loop; each answer comes back as an event of its own.
@@ -445,6 +480,7 @@ class Server implements TinychatServer {
     await this.#syncing;
     await Promise.all([...this.#conns.values()].map((c) => c.closeAfterFlush()));
     this.#store.close();
+    this.#files.close();
     this.#log("info", "stopped", {});
   }
 

@@ -1,16 +1,28 @@
 // deno-lint-ignore-file no-console -- the CLI is where output belongs
 import * as readline from "node:readline";
 import process from "node:process";
-import { type ClientEvent, connect, type TinychatClient } from "../client.ts";
-import { nameProblem } from "../protocol/mod.ts";
-import { CLIENT_FLAGS, parseChoice, parseFlags, parseInteger, parseName } from "./flags.ts";
+import { type ClientEvent, connect, type SendResult, type TinychatClient } from "../client.ts";
+import { isRoom } from "../protocol/mod.ts";
+import { defaultSaveDir } from "../files/save_dir.ts";
+import { type ChatCommand, parseChatLine } from "./chat_command.ts";
+import { sendFileCommand, startFileUi } from "./files_ui.ts";
+import {
+  CLIENT_FLAGS,
+  parseChoice,
+  parseDestination,
+  parseFlags,
+  parseInteger,
+  parseName,
+} from "./flags.ts";
 import {
   renderAway,
   renderFate,
   renderMessage,
+  renderNotice,
   type RenderOptions,
   renderPrompt,
   renderReceipt,
+  renderRooms,
   renderWho,
 } from "./render.ts";
 import { loginWithPassword, type PasswordSource } from "./password.ts";
@@ -24,6 +36,7 @@ export const CONNECT_HELP = `tinychat connect: chat in the terminal.
 Examples:
   tinychat connect --user alice
   tinychat connect --user alice --to bob --host chat.example --port 9000
+  tinychat connect --user alice --to '#all'
   echo "deploy done" | tinychat connect --user ci --to alice
 
 USAGE:
@@ -31,12 +44,14 @@ USAGE:
 
 OPTIONS:
   --user NAME        who you are (required)
-  --to NAME          whom plain lines go to (required when standard input is not a terminal)
+  --to NAME|#ROOM    whom plain lines go to: a user, or a room such as '#all' (joined
+                     if need be); required when standard input is not a terminal
   --host HOST        server address                          (default 127.0.0.1)
   --port PORT        server port                             (default 9000)
   --state DIR        client state: message ids, local log    (default: the platform's state directory)
   --color WHEN       auto, always or never; NO_COLOR honoured (default auto)
   --quiet            no terminal bell on a new message
+  --save-dir DIR     where received files are saved   (default: your Downloads folder/tinychat)
   --tls              connect over TLS (the server runs with --tls-cert)
   --ca FILE          trust the CA certificate in FILE (PEM) too; implies --tls
   --password         ask for the password (no echo) before connecting
@@ -46,14 +61,33 @@ OPTIONS:
 
 IN THE CHAT:
   /to NAME           talk to NAME: plain lines go there
+  /to #room          talk in a room (join it first)
+  @NAME text         send one message to NAME (or @#room) without switching
+  /send PATH         send a file to whom you talk to (a user or a room)
+  /join #room        join a room (created if new); its last messages are shown
+  /leave #room       leave a room (everybody stays in #all)
+  /rooms             the server's rooms; * marks yours
   /who               who is online, and who else is known
-  @NAME text         send one message to NAME without switching
-  /history [NAME] [N]  the last N (default 20) lines of the local log
+  /who #room         the room's members
+  /history NAME|#room [N]
+                     the last N (default 20) messages, from the server (the local log
+                     when offline, or without NAME)
   /help              this list
   /quit              leave (Ctrl-D too)
-Tab completes commands and names.`;
+Room lines read "#room name: text". Times are the server's, in your time zone.
+Tab completes commands, names and rooms.`;
 
-const COMMANDS = ["/to ", "/who", "/history ", "/help", "/quit"];
+const COMMANDS = [
+  "/to ",
+  "/join ",
+  "/leave ",
+  "/rooms",
+  "/who",
+  "/history ",
+  "/send ",
+  "/help",
+  "/quit",
+];
 const AWAY_QUIET_MS = 250;
 
 /** What `tinychat connect` was asked to do. */
@@ -66,6 +100,8 @@ export interface ConnectCommand {
   stateRoot: string;
   color: "auto" | "always" | "never";
   quiet: boolean;
+  /** --save-dir; undefined: the platform's download folder + /tinychat. */
+  saveDir: string | undefined;
   /** --password-file and --password. */
   password: PasswordSource;
   /** --tls and --ca. */
@@ -85,7 +121,7 @@ export function parseConnectArgs(args: string[]): ConnectCommand {
   if (!values.help && values.user === undefined) {
     throw new UsageError("connect: --user is required");
   }
-  if (values.to !== undefined) parseName("to", values.to);
+  if (values.to !== undefined) parseDestination("to", values.to);
   if (values.user !== undefined) parseName("user", values.user);
   return {
     help: values.help,
@@ -96,6 +132,7 @@ export function parseConnectArgs(args: string[]): ConnectCommand {
     stateRoot: values.state ?? defaultStateRoot(),
     color: parseChoice("color", values.color, ["auto", "always", "never"] as const),
     quiet: values.quiet,
+    saveDir: values["save-dir"],
     password: { file: values["password-file"], prompt: values.password },
     tls: parseTlsFlags(values),
   };
@@ -119,6 +156,12 @@ export async function runConnect(command: ConnectCommand): Promise<number> {
       ...(password === undefined ? {} : { password }),
     }));
   try {
+    if (command.to !== undefined && isRoom(command.to) && command.to !== "#all") {
+      // Talking in a room means being in it (everybody is in #all).
+      await client.join(command.to).catch((error) =>
+        console.error(`tinychat: ${error instanceof Error ? error.message : error}`)
+      );
+    }
     return interactive ? await chat(client, state, command) : await pipe(client, state, command);
   } finally {
     await client.close();
@@ -136,12 +179,14 @@ async function pipe(
   const printing = (async () => {
     for await (const event of client.events()) {
       if (event.kind === "message") {
+        // Past messages a join replays, and the echo of our own room messages, are not news.
+        if (event.replay || (event.room !== undefined && event.from === command.user)) continue;
         console.log(
           renderMessage(
             event.from,
             event.text.replaceAll("\n", " "),
             event.sentAt ?? event.at,
-            options,
+            { ...options, room: event.room },
           ),
         );
         void logReceived(state, event);
@@ -198,6 +243,7 @@ async function chat(
     me: command.user,
   };
   const names = new Set(await state.peers());
+  names.add("#all");
   const sentTexts = new Map<number, string>();
   let partner = command.to;
   const rl = readline.createInterface({
@@ -223,20 +269,25 @@ async function chat(
     out.write(text + "\n".repeat(1 + (typeof drawn === "number" ? drawn : rows)));
     rl.prompt(true);
   };
+  const fail = (error: unknown) => print(`✗ ${error instanceof Error ? error.message : error}`);
+  const line = (m: { from: string; text: string; at: Date; sentAt?: Date; room?: string }) =>
+    renderMessage(m.from, m.text, m.sentAt ?? m.at, { ...options, room: m.room });
 
-  const away: { from: string; text: string; at: Date; sentAt?: Date }[] = [];
+  const away: { from: string; text: string; at: Date; sentAt?: Date; room?: string }[] = [];
   let awayTimer: ReturnType<typeof setTimeout> | undefined;
   const flushAway = () => {
     awayTimer = undefined;
     if (away.length === 0) return;
     print(renderAway(away, options));
-    for (const m of away.splice(0)) print(renderMessage(m.from, m.text, m.sentAt ?? m.at, options));
+    for (const m of away.splice(0)) print(line(m));
   };
 
   const onEvent = (event: ClientEvent) => {
     switch (event.kind) {
       case "message":
         names.add(event.from);
+        if (event.room !== undefined) names.add(event.room);
+        if (event.replay) return print(line(event));
         void logReceived(state, event);
         if (event.stored) {
           away.push(event);
@@ -244,8 +295,12 @@ async function chat(
           awayTimer = setTimeout(flushAway, AWAY_QUIET_MS);
           return;
         }
-        if (!command.quiet) process.stdout.write("\x07");
-        return print(renderMessage(event.from, event.text, event.at, options));
+        // A room echoes our own messages: that is how we see them, with the server's time.
+        if (!command.quiet && event.from !== command.user) process.stdout.write("\x07");
+        return print(line(event));
+      case "notice":
+        names.add(event.user);
+        return print(renderNotice(event, options));
       case "receipt":
         void state.append({
           t: event.at.getTime(),
@@ -277,87 +332,189 @@ async function chat(
     `── logged in as ${command.user} at ${command.host}:${command.port}; /help for commands ──`,
   );
   awayTimer = setTimeout(flushAway, AWAY_QUIET_MS);
+  const files = startFileUi(client, print, {
+    saveDir: command.saveDir ?? defaultSaveDir(),
+    partialDir: `${state.dir}/partial`,
+  });
+  // Rooms for Tab completion; a server without rooms just does not answer.
+  client.rooms().then((rooms) => rooms.forEach((r) => names.add(r.name)), () => {});
 
   const send = (to: string, text: string) => {
-    if (nameProblem(to) !== undefined) return print(`✗ "${to}" is not a valid name`);
     names.add(to);
     client.send(to, text).then(
       (r) => {
         sentTexts.set(r.id, text);
+        if (isRoom(to)) {
+          // Accepted room messages show when the server echoes them.
+          if (r.fate !== "delivered") print(renderRoomRefusal(r));
+          return;
+        }
         void state.append({ t: Date.now(), dir: "out", peer: to, id: r.id, text, fate: r.fate });
         print(renderFate(to, r.fate, text, new Date(), options));
       },
-      (error) => print(`✗ ${error instanceof Error ? error.message : error}`),
+      fail,
     );
     void state.used(client.nextId);
   };
 
   const help = CONNECT_HELP.slice(CONNECT_HELP.indexOf("IN THE CHAT:"));
-  rl.prompt();
-  for await (const line of rl) {
-    const input = line.trim();
-    if (input === "") {
-      rl.prompt();
-      continue;
-    }
-    if (input === "/quit") break;
-    if (input === "/help") print(help);
-    else if (input === "/who") {
-      try {
-        const { online, away } = await client.who();
-        for (const n of [...online, ...away]) names.add(n);
-        print(renderWho(online, away, options));
-      } catch (error) {
-        print(`✗ ${error instanceof Error ? error.message : error}`);
-      }
-    } else if (/^\/to(\s|$)/.test(input)) {
-      const name = input.slice(3).trim();
-      if (nameProblem(name) !== undefined) print(`usage: /to NAME`);
-      else {
-        partner = name;
-        names.add(name);
+  const run = async (input: ChatCommand, raw: string): Promise<boolean> => {
+    switch (input.kind) {
+      case "empty":
+        return true;
+      case "quit":
+        return false;
+      case "help":
+        print(help);
+        return true;
+      case "usage":
+        print(input.message);
+        return true;
+      case "who":
+        try {
+          if (input.room === undefined) {
+            const { online, away } = await client.who();
+            for (const n of [...online, ...away]) names.add(n);
+            print(renderWho(online, away, options));
+          } else {
+            const { online, away } = await client.members(input.room);
+            for (const n of [...online, ...away]) names.add(n);
+            print(`members of ${input.room}:\n${renderWho(online, away, options)}`);
+          }
+        } catch (error) {
+          fail(error);
+        }
+        return true;
+      case "rooms":
+        try {
+          const rooms = await client.rooms();
+          for (const r of rooms) names.add(r.name);
+          print(renderRooms(rooms, options));
+        } catch (error) {
+          fail(error);
+        }
+        return true;
+      case "join":
+        try {
+          await client.join(input.room);
+          names.add(input.room);
+          print(`── joined ${input.room}; /to ${input.room} to talk there ──`);
+        } catch (error) {
+          fail(error);
+        }
+        return true;
+      case "leave":
+        try {
+          await client.leave(input.room);
+          print(`── left ${input.room} ──`);
+          if (partner === input.room) {
+            partner = undefined;
+            rl.setPrompt(prompt());
+          }
+        } catch (error) {
+          fail(error);
+        }
+        return true;
+      case "to":
+        partner = input.name;
+        names.add(input.name);
         rl.setPrompt(prompt());
-      }
-    } else if (/^\/history(\s|$)/.test(input)) {
-      const [a, b] = input.slice(8).trim().split(/\s+/).filter((w) => w !== "");
-      const peer = a !== undefined && !/^\d+$/.test(a) ? a : undefined;
-      const count = Number((peer === undefined ? a : b) ?? 20);
-      for (const e of await state.history(peer, count)) {
-        const at = new Date(e.t);
-        if (e.dir === "in") print(renderMessage(e.peer, e.text, at, options));
-        else if (e.dir === "out") print(renderFate(e.peer, e.fate ?? "sent", e.text, at, options));
-      }
-    } else if (input.startsWith("/")) {
-      print(`unknown command ${input.split(" ")[0]}; /help lists them`);
-    } else if (input.startsWith("@")) {
-      const space = input.indexOf(" ");
-      if (space < 0) print("usage: @NAME text");
-      else send(input.slice(1, space), input.slice(space + 1));
-    } else if (partner === undefined) print("whom to? choose with /to NAME, or write @NAME text");
-    else send(partner, line);
+        return true;
+      case "history":
+        await showHistory(client, state, input, print, options);
+        return true;
+      case "file":
+        if (partner === undefined) print("whom to? choose with /to NAME first");
+        else void sendFileCommand(client, partner, input.path, print);
+        return true;
+      case "say":
+        send(input.to, input.text);
+        return true;
+      case "text":
+        if (partner === undefined) print("whom to? choose with /to NAME, or write @NAME text");
+        else send(partner, raw);
+        return true;
+    }
+  };
+
+  rl.prompt();
+  for await (const raw of rl) {
+    if (!await run(parseChatLine(raw), raw)) break;
     rl.prompt();
   }
   rl.close();
   const unanswered = await client.settle(3000);
   if (unanswered > 0) console.error(`${unanswered} message(s) unanswered; they were not confirmed`);
+  await files.stop();
   await client.close();
   await events;
   return 0;
 }
 
-/** Appends a received message to the local log. */
+/**
+ * /history: from the server when online and a name is given; else (or when the server cannot
+ * answer) from the local log.
+ */
+async function showHistory(
+  client: TinychatClient,
+  state: ClientState,
+  input: { target?: string; count: number },
+  print: (text: string) => void,
+  options: RenderOptions,
+): Promise<void> {
+  if (input.target !== undefined && client.online) {
+    try {
+      const entries = await client.history(input.target, { limit: input.count });
+      if (entries.length === 0) print(`── no history with ${input.target} ──`);
+      for (const e of entries) {
+        print(renderMessage(e.from, e.text, e.sentAt, {
+          ...options,
+          room: isRoom(e.to) ? e.to : undefined,
+        }));
+      }
+      return;
+    } catch (error) {
+      print(`✗ ${error instanceof Error ? error.message : error}; the local log instead:`);
+    }
+  }
+  const entries = await state.history(input.target, input.count);
+  if (entries.length === 0) print("── nothing in the local log ──");
+  for (const e of entries) {
+    const at = new Date(e.t);
+    const room = isRoom(e.peer) ? e.peer : undefined;
+    if (e.dir === "in") {
+      print(renderMessage(e.from ?? e.peer, e.text, at, { ...options, room }));
+    } else if (e.dir === "out") print(renderFate(e.peer, e.fate ?? "sent", e.text, at, options));
+  }
+}
+
+/** Why a room did not take our message, as a line. */
+function renderRoomRefusal(r: SendResult): string {
+  const why = r.code === "403"
+    ? `you are not a member: /join ${r.to}`
+    : r.code === "404"
+    ? `no such room: /join ${r.to} creates it`
+    : r.fate;
+  return `✗ not sent to ${r.to} (${r.code}: ${why})`;
+}
+
+/** Appends a received message to the local log, with the time it was sent. */
 function logReceived(state: ClientState, event: Extract<ClientEvent, { kind: "message" }>) {
   return state.append({
-    t: event.at.getTime(),
+    t: (event.sentAt ?? event.at).getTime(),
     dir: "in",
-    peer: event.from,
+    peer: event.room ?? event.from,
+    ...(event.room === undefined ? {} : { from: event.from }),
     id: event.id,
     text: event.text,
     stored: event.stored,
   });
 }
 
-/** Tab completion: commands at the start, names after /to, @ or /history. */
+/**
+ * Tab completion: commands at the start; names and rooms after /to, /history and @; rooms
+ * after /join, /leave and /who.
+ */
 export function complete(line: string, names: string[]): [string[], string] {
   if (line.startsWith("/") && !line.includes(" ")) {
     const hits = COMMANDS.filter((c) => c.startsWith(line));
@@ -368,7 +525,11 @@ export function complete(line: string, names: string[]): [string[], string] {
     const hits = names.filter((n) => n.startsWith(word.slice(1))).map((n) => `@${n} `);
     return [hits, word];
   }
-  if (/^\/(to|history) /.test(line)) return [names.filter((n) => n.startsWith(word)), word];
+  if (/^\/(to|history) \S*$/.test(line)) return [names.filter((n) => n.startsWith(word)), word];
+  if (/^\/(join|leave|who) \S*$/.test(line)) {
+    const rooms = names.filter(isRoom);
+    return [rooms.filter((n) => n.startsWith(word) || n.slice(1).startsWith(word)), word];
+  }
   return [[], line];
 }
 

@@ -11,7 +11,17 @@ Deno.test("complete() offers the matching command for a slash prefix", () => {
 });
 
 Deno.test("complete() lists every command for a bare slash or an unknown one", () => {
-  const all = ["/to ", "/who", "/history ", "/help", "/quit"];
+  const all = [
+    "/to ",
+    "/join ",
+    "/leave ",
+    "/rooms",
+    "/who",
+    "/history ",
+    "/send ",
+    "/help",
+    "/quit",
+  ];
   assert.deepEqual(complete("/", NAMES), [all, "/"]);
   assert.deepEqual(complete("/x", NAMES), [all, "/x"]);
 });
@@ -30,6 +40,27 @@ Deno.test("complete() completes @names anywhere in the line, with a trailing spa
   assert.deepEqual(complete("@", NAMES), [["@bob ", "@carol ", "@bernd "], "@"]);
 });
 
+Deno.test("complete() completes rooms after /join, /leave and /who, with or without the #", () => {
+  const names = ["bob", "#dev", "#all", "#design"];
+  assert.deepEqual(complete("/join #de", names), [["#dev", "#design"], "#de"]);
+  assert.deepEqual(complete("/leave d", names), [["#dev", "#design"], "d"]);
+  assert.deepEqual(complete("/who #a", names), [["#all"], "#a"]);
+  assert.deepEqual(complete("/who ", names), [["#dev", "#all", "#design"], ""]);
+});
+
+Deno.test("complete() completes rooms after /to, /history and @", () => {
+  const names = ["bob", "#dev"];
+  assert.deepEqual(complete("/to #", names), [["#dev"], "#"]);
+  assert.deepEqual(complete("/history #d", names), [["#dev"], "#d"]);
+  assert.deepEqual(complete("@#d", names), [["@#dev "], "@#d"]);
+});
+
+Deno.test("parseConnectArgs() takes a room for --to, never for --user", () => {
+  assert.equal(parseConnectArgs(["--user", "alice", "--to", "#all"]).to, "#all");
+  assert.throws(() => parseConnectArgs(["--user", "#all"]), UsageError);
+  assert.throws(() => parseConnectArgs(["--user", "alice", "--to", "#"]), UsageError);
+});
+
 Deno.test("complete() offers nothing in plain text", () => {
   assert.deepEqual(complete("hello b", NAMES), [[], "hello b"]);
   assert.deepEqual(complete("", NAMES), [[], ""]);
@@ -46,6 +77,7 @@ Deno.test("parseConnectArgs() fills in the defaults", () => {
     stateRoot: "/tmp/x",
     color: "auto",
     quiet: false,
+    saveDir: undefined,
     password: { file: undefined, prompt: false },
     tls: { tls: false, ca: undefined },
   });
@@ -65,6 +97,8 @@ Deno.test("parseConnectArgs() reads every option", () => {
     "--color",
     "never",
     "--quiet",
+    "--save-dir",
+    "/dl",
   ]);
   assert.deepEqual(command, {
     help: false,
@@ -75,6 +109,7 @@ Deno.test("parseConnectArgs() reads every option", () => {
     stateRoot: "/s",
     color: "never",
     quiet: true,
+    saveDir: "/dl",
     password: { file: undefined, prompt: false },
     tls: { tls: false, ca: undefined },
   });

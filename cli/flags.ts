@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { nameProblem } from "../protocol/mod.ts";
+import { destinationProblem } from "../client_rooms.ts";
 import { UsageError } from "./usage_error.ts";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
@@ -20,6 +21,13 @@ export function parseFlags<T extends Options>(command: string, args: string[], o
 /** Checks a username flag: 1..8 bytes of UTF-8, no whitespace or control characters. */
 export function parseName(flag: string, text: string): string {
   const problem = nameProblem(text);
+  if (problem !== undefined) throw new UsageError(`--${flag}: "${text}" ${problem}`);
+  return text;
+}
+
+/** Checks a destination flag: a username, or a room such as "#all". */
+export function parseDestination(flag: string, text: string): string {
+  const problem = destinationProblem(text);
   if (problem !== undefined) throw new UsageError(`--${flag}: "${text}" ${problem}`);
   return text;
 }
@@ -84,5 +92,7 @@ export const CLIENT_FLAGS = {
   "password-file": { type: "string" },
   tls: { type: "boolean", default: false },
   ca: { type: "string" },
+  /** Where received files are saved (connect). */
+  "save-dir": { type: "string" },
   help: { type: "boolean", short: "h", default: false },
 } as const;

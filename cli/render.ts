@@ -11,6 +11,14 @@ export interface RenderOptions {
   me: string;
   /** Formats a time as HH:MM in the reader's time zone. Default: the system's zone. */
   clock?: (at: Date) => string;
+  /** "Now", which decides whether a time is today (HH:MM) or needs its date. Default: the clock. */
+  now?: Date;
+}
+
+/** Options of `renderMessage`. */
+export interface MessageOptions extends RenderOptions {
+  /** The room the message went to, shown before the sender: `#dev alice: text`. */
+  room?: string | undefined;
 }
 
 const PALETTE = [31, 32, 33, 34, 35, 36, 91, 92, 93, 94, 95, 96];
@@ -38,17 +46,49 @@ export function sanitize(text: string): string {
   return text.replaceAll(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, "\ufffd");
 }
 
-/** A received message: `[HH:MM] bob: text` (continuation lines indented). */
+/**
+ * A message: `[HH:MM] bob: text`, or `[HH:MM] #dev bob: text` for a room; the date comes too
+ * when `at` is not today. Continuation lines are indented.
+ */
 export function renderMessage(
   from: string,
   text: string,
   at: Date,
+  options: MessageOptions,
+): string {
+  const clock = renderSince(at, options, options.now);
+  const indent = " ".repeat(displayWidth(clock) + 3);
+  const body = sanitize(text).split("\n").join(`\n${indent}`);
+  const room = options.room === undefined ? "" : `${paintName(options.room, options)} `;
+  return `${dim(`[${clock}]`, options)} ${room}${paintName(from, options)}: ${body}`;
+}
+
+/** A room's join or leave notice: `[HH:MM] ── bob joined #dev ──`. */
+export function renderNotice(
+  notice: { room: string; user: string; what: string; at: Date },
   options: RenderOptions,
 ): string {
-  const clock = (options.clock ?? localClock)(at);
-  const indent = " ".repeat(clock.length + 3);
-  const body = sanitize(text).split("\n").join(`\n${indent}`);
-  return `${dim(`[${clock}]`, options)} ${paintName(from, options)}: ${body}`;
+  const clock = renderSince(notice.at, options, options.now);
+  const line = `── ${paintName(notice.user, options)} ${notice.what} ${
+    paintName(notice.room, options)
+  } ──`;
+  return `${dim(`[${clock}]`, options)} ${line}`;
+}
+
+/** The answer to /rooms: one room a line, with its member count; the ones we are in marked. */
+export function renderRooms(
+  rooms: { name: string; members: number; member: boolean }[],
+  options: RenderOptions,
+): string {
+  if (rooms.length === 0) return "no rooms";
+  const width = Math.max(...rooms.map((r) => displayWidth(r.name)));
+  return rooms.map((r) => {
+    const pad = " ".repeat(width - displayWidth(r.name));
+    const noun = r.members === 1 ? "member" : "members";
+    return `${r.member ? "*" : " "} ${paintName(r.name, options)}${pad}  ${r.members} ${noun}${
+      r.member ? dim("  (joined)", options) : ""
+    }`;
+  }).join("\n");
 }
 
 /** What became of a message we sent, as a line. */
@@ -105,7 +145,11 @@ export function renderAway(
 }
 
 /** A past time: HH:MM today, else the date too (YYYY-MM-DD HH:MM), in the reader's time zone. */
-export function renderSince(at: Date, options: RenderOptions, now = new Date()): string {
+export function renderSince(
+  at: Date,
+  options: RenderOptions,
+  now: Date = options.now ?? new Date(),
+): string {
   const clock = (options.clock ?? localClock)(at);
   const sameDay = at.getFullYear() === now.getFullYear() && at.getMonth() === now.getMonth() &&
     at.getDate() === now.getDate();

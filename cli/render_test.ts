@@ -6,9 +6,11 @@ import {
   renderAway,
   renderFate,
   renderMessage,
+  renderNotice,
   type RenderOptions,
   renderPrompt,
   renderReceipt,
+  renderRooms,
   renderSince,
   renderWho,
   sanitize,
@@ -16,8 +18,8 @@ import {
 } from "./render.ts";
 
 const AT = new Date(2024, 0, 2, 9, 5, 42);
-const PLAIN: RenderOptions = { color: false, me: "alice", clock: () => "09:05" };
-const COLOR: RenderOptions = { color: true, me: "alice", clock: () => "09:05" };
+const PLAIN: RenderOptions = { color: false, me: "alice", clock: () => "09:05", now: AT };
+const COLOR: RenderOptions = { color: true, me: "alice", clock: () => "09:05", now: AT };
 // paintName's stable colours: "bob" hashes to 32 (green), "alice" to 31 (red).
 const BOB = "\x1b[32mbob\x1b[0m";
 const ALICE = "\x1b[31malice\x1b[0m";
@@ -37,7 +39,7 @@ Deno.test("renderMessage() indents continuation lines under the text", () => {
 
 Deno.test("renderMessage() uses the local clock by default", () => {
   assert.equal(
-    renderMessage("bob", "hi", AT, { color: false, me: "alice" }),
+    renderMessage("bob", "hi", AT, { color: false, me: "alice", now: AT }),
     "[09:05] bob: hi",
   );
   assert.equal(localClock(new Date(2024, 5, 30, 23, 59)), "23:59");
@@ -215,4 +217,44 @@ Deno.test("renderSince() adds the date for a time on another day", () => {
   const at = new Date(2026, 0, 31, 9, 5);
   assert.equal(renderSince(at, options, new Date(2026, 1, 2, 10, 0)), "2026-01-31 09:05");
   assert.equal(renderSince(at, options, new Date(2026, 0, 31, 23, 0)), "09:05");
+});
+
+Deno.test("renderMessage() puts the room before the sender: `[HH:MM] #dev bob: text`", () => {
+  assert.equal(
+    renderMessage("bob", "hi", AT, { ...PLAIN, room: "#dev" }),
+    "[09:05] #dev bob: hi",
+  );
+  assert.equal(
+    renderMessage("bob", "a\nb", AT, { ...PLAIN, room: "#dev" }),
+    "[09:05] #dev bob: a\n        b",
+  );
+});
+
+Deno.test("renderMessage() shows the date too for a message not sent today", () => {
+  const now = new Date(2024, 0, 3, 8, 0);
+  assert.equal(
+    renderMessage("bob", "old", AT, { ...PLAIN, now }),
+    "[2024-01-02 09:05] bob: old",
+  );
+  assert.equal(
+    renderMessage("bob", "x\ny", AT, { ...PLAIN, now }),
+    "[2024-01-02 09:05] bob: x\n                   y",
+  );
+});
+
+Deno.test("renderNotice() draws a join or leave notice with its time", () => {
+  const notice = { room: "#dev", user: "bob", what: "joined", at: AT };
+  assert.equal(renderNotice(notice, PLAIN), "[09:05] ── bob joined #dev ──");
+  assert.equal(renderNotice({ ...notice, what: "left" }, PLAIN), "[09:05] ── bob left #dev ──");
+});
+
+Deno.test("renderRooms() lists rooms with their member counts, ours marked", () => {
+  assert.equal(
+    renderRooms([
+      { name: "#all", members: 3, member: true },
+      { name: "#design", members: 1, member: false },
+    ], PLAIN),
+    "* #all     3 members  (joined)\n  #design  1 member",
+  );
+  assert.equal(renderRooms([], PLAIN), "no rooms");
 });

@@ -1,8 +1,16 @@
 // deno-lint-ignore-file no-console -- the CLI is where output belongs
 import { connect, type SendResult } from "../client.ts";
-import { CLIENT_FLAGS, parseDuration, parseFlags, parseInteger, parseName } from "./flags.ts";
+import {
+  CLIENT_FLAGS,
+  parseDestination,
+  parseDuration,
+  parseFlags,
+  parseInteger,
+  parseName,
+} from "./flags.ts";
 import { loginWithPassword, type PasswordSource } from "./password.ts";
 import { ClientState, defaultStateRoot } from "./state.ts";
+import { runSendFile } from "./send_file.ts";
 import { parseTlsFlags, tlsConnectOptions, type TlsFlags } from "./tls.ts";
 import { UsageError } from "./usage_error.ts";
 
@@ -13,21 +21,26 @@ Examples:
   tinychat send --user alice --to bob "the build is green"
   git log -1 --format=%s | tinychat send --user ci --to alice
   tinychat send --user alice --to bob --json "hi" | jq .fate
+  tinychat send --user alice --to bob --file photo.png
 
 USAGE:
   tinychat send --user NAME --to NAME [OPTIONS] [TEXT...]
+  tinychat send --user NAME --to NAME --file PATH [OPTIONS]
 
-Without TEXT, each line of standard input is one message.
+Without TEXT, each line of standard input is one message. With --file, the file goes through
+the server (kept there for an offline recipient): "stored" (3) until the recipient downloads it.
 A name with a password: --password-file F, or TINYCHAT_PASSWORD, or on a terminal the prompt
 that comes when the server answers "401".
 
 OPTIONS:
   --user NAME      who you are (required)
-  --to NAME        the recipient (required)
+  --to NAME        the recipient: a user, or a room such as '#all' (required)
   --host HOST      server address                        (default 127.0.0.1)
   --port PORT      server port                           (default 9000)
   --state DIR      client state (message ids, local log) (default: the platform's state directory)
   --timeout TIME   how long to wait for the answers      (default 10s)
+                   (with --file: the longest time without progress)
+  --file PATH      send this file instead of text (a progress bar on a terminal)
   --json           print one JSON object per event
   --tls            connect over TLS (the server runs with --tls-cert)
   --ca FILE        trust the CA certificate in FILE (PEM) too; implies --tls
@@ -50,6 +63,8 @@ export interface SendCommand {
   timeoutMs: number;
   json: boolean;
   texts: string[];
+  /** --file: send this file instead of text. */
+  file: string | undefined;
   /** --password-file and --password. */
   password: PasswordSource;
   /** --tls and --ca. */
@@ -62,19 +77,24 @@ export function parseSendArgs(args: string[]): SendCommand {
     ...CLIENT_FLAGS,
     timeout: { type: "string", default: "10s" },
     json: { type: "boolean", default: false },
+    file: { type: "string" },
   });
+  if (values.file !== undefined && positionals.length > 0) {
+    throw new UsageError("send: give either TEXT or --file, not both");
+  }
   if (!values.help && values.user === undefined) throw new UsageError("send: --user is required");
   if (!values.help && values.to === undefined) throw new UsageError("send: --to is required");
   return {
     help: values.help,
     user: values.help ? "" : parseName("user", values.user!),
-    to: values.help ? "" : parseName("to", values.to!),
+    to: values.help ? "" : parseDestination("to", values.to!),
     host: values.host,
     port: parseInteger("port", values.port, 1, 65535),
     stateRoot: values.state ?? defaultStateRoot(),
     timeoutMs: parseDuration("timeout", values.timeout),
     json: values.json,
     texts: positionals.length > 0 ? [positionals.join(" ")] : [],
+    file: values.file,
     password: { file: values["password-file"], prompt: values.password },
     tls: parseTlsFlags(values),
   };
@@ -82,6 +102,7 @@ export function parseSendArgs(args: string[]): SendCommand {
 
 /** Sends, waits for every answer (bounded), prints them; resolves with the exit code. */
 export async function runSend(command: SendCommand): Promise<number> {
+  if (command.file !== undefined) return await runSendFile({ ...command, file: command.file });
   const texts = command.texts.length > 0 ? command.texts : await readLines();
   const state = await ClientState.open(command.stateRoot, command.host, command.port, command.user);
   const tls = await tlsConnectOptions(command.tls);

@@ -13,6 +13,7 @@ Deno.test("parseSendArgs() fills in the defaults and reads no text without posit
     timeoutMs: 10_000,
     json: false,
     texts: [],
+    file: undefined,
     password: { file: undefined, prompt: false },
     tls: { tls: false, ca: undefined },
   });
@@ -51,6 +52,7 @@ Deno.test("parseSendArgs() reads every option", () => {
     timeoutMs: 500,
     json: true,
     texts: ["hi"],
+    file: undefined,
     password: { file: undefined, prompt: false },
     tls: { tls: false, ca: undefined },
   });
@@ -97,4 +99,12 @@ Deno.test("parseSendArgs() rejects bad command lines with a one-line UsageError"
       args.join(" "),
     );
   }
+});
+
+Deno.test("parseSendArgs() reads --file, and refuses it with TEXT", () => {
+  assert.equal(parseSendArgs(["--user", "a", "--to", "b", "--file", "x.png"]).file, "x.png");
+  assert.throws(
+    () => parseSendArgs(["--user", "a", "--to", "b", "--file", "x.png", "hi"]),
+    UsageError,
+  );
 });

@@ -3,6 +3,7 @@ import { serve } from "../server.ts";
 import type { LogLevel } from "../core/server_core.ts";
 import type { AuthMode } from "../core/login_gate.ts";
 import type { Limits } from "../core/limits.ts";
+import { MAX_MAX_MESSAGE } from "../core/long_messages.ts";
 import { parseChoice, parseDuration, parseFlags, parseInteger, parseSize } from "./flags.ts";
 import { UsageError } from "./usage_error.ts";
 
@@ -21,9 +22,15 @@ USAGE:
 OPTIONS:
   --host HOST          address to listen on                          (default 127.0.0.1)
   --port PORT          TCP port; 0 picks a free one                  (default 9000)
-  --data DIR           data directory (SQLite store, created)        (default ./tinychat-data)
+  --data DIR           data directory (SQLite store, files/)         (default ./tinychat-data)
   --ack-timeout TIME   time a recipient has to acknowledge, e.g. 3s  (default 3s)
   --max-queue N        stored messages per recipient; beyond: "507"  (default 100000)
+  --room-replay N      messages a room join replays                  (default 20)
+  --history-days D     history kept this many days; 0: no age limit  (default 90)
+  --history-count N    history kept per conversation; 0: no limit    (default 10000)
+  --max-message SIZE   longest message (up to 16MiB); beyond: "413"  (default 64KiB)
+  --max-file SIZE      largest file sent; beyond: "413"              (default 100MiB)
+  --file-quota SIZE    file bytes waiting for one recipient ["507"]  (default 1GiB)
   --auth MODE          open, required or invite (ACCOUNTS below)     (default open)
   --log-format FORMAT  text or json (one object per line)            (default text)
   --log-level LEVEL    debug, info, warn or error                    (default info)
@@ -77,6 +84,18 @@ export interface ServeCommand {
   dataDir: string;
   ackTimeoutMs: number;
   maxQueue: number;
+  /** --room-replay: messages a room join replays. */
+  roomReplay: number;
+  /** --history-days: days the history is kept (0: no age limit). */
+  historyDays: number;
+  /** --history-count: history entries kept per conversation (0: no limit). */
+  historyCount: number;
+  /** --max-message: the longest message a client may send, in bytes. */
+  maxMessage: number;
+  /** --max-file: the largest file accepted, in bytes. */
+  maxFile: number;
+  /** --file-quota: bytes of files waiting for one recipient. */
+  fileQuota: number;
   auth: AuthMode;
   logFormat: "text" | "json";
   logLevel: LogLevel;
@@ -94,6 +113,12 @@ export function parseServeArgs(args: string[]): ServeCommand {
     data: { type: "string", default: "./tinychat-data" },
     "ack-timeout": { type: "string", default: "3s" },
     "max-queue": { type: "string", default: "100000" },
+    "room-replay": { type: "string", default: "20" },
+    "history-days": { type: "string", default: "90" },
+    "history-count": { type: "string", default: "10000" },
+    "max-message": { type: "string", default: "64KiB" },
+    "max-file": { type: "string", default: "100MiB" },
+    "file-quota": { type: "string", default: "1GiB" },
     auth: { type: "string", default: "open" },
     "log-format": { type: "string", default: "text" },
     "log-level": { type: "string", default: "info" },
@@ -156,6 +181,12 @@ export function parseServeArgs(args: string[]): ServeCommand {
     dataDir: values.data,
     ackTimeoutMs: parseDuration("ack-timeout", values["ack-timeout"]),
     maxQueue: parseInteger("max-queue", values["max-queue"], 1, 1e9),
+    roomReplay: parseInteger("room-replay", values["room-replay"], 0, 500),
+    historyDays: parseInteger("history-days", values["history-days"], 0, 1e5),
+    historyCount: parseInteger("history-count", values["history-count"], 0, 1e9),
+    maxMessage: parseMaxMessage(values["max-message"]),
+    maxFile: parseSize("max-file", values["max-file"]),
+    fileQuota: parseSize("file-quota", values["file-quota"]),
     auth: parseChoice("auth", values.auth, ["open", "required", "invite"] as const),
     logFormat: parseChoice("log-format", values["log-format"], ["text", "json"] as const),
     logLevel: parseChoice(
@@ -166,6 +197,13 @@ export function parseServeArgs(args: string[]): ServeCommand {
     tls: certFile === undefined || keyFile === undefined ? undefined : { certFile, keyFile },
     limits,
   };
+}
+
+/** `--max-message`: a size of 1 byte to 16 MiB. */
+function parseMaxMessage(text: string): number {
+  const bytes = parseSize("max-message", text);
+  if (bytes > MAX_MAX_MESSAGE) throw new UsageError(`--max-message: at most 16MiB, not "${text}"`);
+  return bytes;
 }
 
 /** Runs the server until SIGINT or SIGTERM; resolves with the exit code. */
@@ -186,6 +224,12 @@ export async function runServe(command: ServeCommand): Promise<number> {
       dataDir: command.dataDir,
       ackTimeoutMs: command.ackTimeoutMs,
       maxQueue: command.maxQueue,
+      roomReplay: command.roomReplay,
+      historyDays: command.historyDays,
+      historyCount: command.historyCount,
+      maxMessage: command.maxMessage,
+      maxFile: command.maxFile,
+      fileQuota: command.fileQuota,
       auth: command.auth,
       logFormat: command.logFormat,
       logLevel: command.logLevel,

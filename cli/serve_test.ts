@@ -82,3 +82,23 @@ Deno.test("parseServeArgs() rejects a bad limit with a one-line UsageError", () 
     });
   }
 });
+
+Deno.test("parseServeArgs() reads --max-message as a size up to 16MiB, default 64KiB", () => {
+  assert.equal(parseServeArgs([]).maxMessage, 65536);
+  assert.equal(parseServeArgs(["--max-message", "2000"]).maxMessage, 2000);
+  assert.equal(parseServeArgs(["--max-message", "16MiB"]).maxMessage, 16 * 1024 * 1024);
+  assert.throws(() => parseServeArgs(["--max-message", "17MiB"]), /--max-message: at most 16MiB/);
+  assert.throws(() => parseServeArgs(["--max-message", "0"]), UsageError);
+});
+
+Deno.test("parseServeArgs() reads --room-replay, --history-days and --history-count", () => {
+  const defaults = parseServeArgs([]);
+  assert.deepEqual(
+    [defaults.roomReplay, defaults.historyDays, defaults.historyCount],
+    [20, 90, 10000],
+  );
+  const args = ["--room-replay", "0", "--history-days", "0", "--history-count", "5"];
+  const given = parseServeArgs(args);
+  assert.deepEqual([given.roomReplay, given.historyDays, given.historyCount], [0, 0, 5]);
+  assert.throws(() => parseServeArgs(["--history-count", "-1"]), UsageError);
+});

@@ -7,8 +7,10 @@ export interface LogEntry {
   t: number;
   /** "in": received; "out": sent by us; "receipt": a late delivery receipt. */
   dir: "in" | "out" | "receipt";
-  /** The other user. */
+  /** The other user, or the room. */
   peer: string;
+  /** For a message in a room: who sent it (`peer` is the room). */
+  from?: string;
   /** The messageId. */
   id: number;
   text: string;

@@ -3,8 +3,8 @@ import {
   Code,
   codePayload,
   decodeHelloOptions,
+  encodeDelivery,
   encodeFrame,
-  encodeTimed,
   type Frame,
   FrameType,
   HEADER_SIZE,
@@ -22,6 +22,10 @@ import {
 } from "./login_gate.ts";
 import { type Answer, AnswerWindow, ANY_PAYLOAD } from "./answer_window.ts";
 import { TurnSummary } from "./turn_summary.ts";
+import { DEFAULT_MAX_MESSAGE, LongMessages } from "./long_messages.ts";
+import { Rooms } from "./rooms.ts";
+import { FileTransfers } from "./files.ts";
+import type { FileStore } from "../store/file_store.ts";
 import {
   type Activity,
   frameBurst,
@@ -79,6 +83,23 @@ export interface ServerCoreOptions {
   auth?: AuthMode;
   /** Checks passwords off the core; without one, logins that need a password get "401". */
   authenticator?: Authenticator;
+  /** Messages a room join replays (`--room-replay`). Default 20. */
+  roomReplay?: number;
+  /** History older than this many days is deleted; 0: no age limit. Default 90. */
+  historyDays?: number;
+  /** History entries kept per conversation; 0: no limit. Default 10000. */
+  historyCount?: number;
+  /**
+   * The largest message a client may send, in bytes (long ones come as CHUNK frames); beyond
+   * it the sender gets "413". Default 65536, at most 16 MiB.
+   */
+  maxMessage?: number;
+  /** Where uploaded files' bytes go; without one, FILE and DATA get "501". */
+  files?: FileStore;
+  /** The largest file accepted, in bytes (`--max-file`). Default 100 MiB. */
+  maxFile?: number;
+  /** Bytes of files waiting for one recipient (`--file-quota`). Default 1 GiB. */
+  fileQuota?: number;
 }
 
 /** A frame as the core receives it, with its bytes as received when the I/O layer has them. */
@@ -181,6 +202,8 @@ const RECENT_PER_SENDER = 1024;
  */
 const MAX_BACKLOG_BYTES = 64 * 1024;
 const TAKEOVER_REASON = "replaced by a new login";
+/** Payload bytes of stored messages handed over per drain step, beyond the first message. */
+const DRAIN_STEP_BYTES = 4 * 1024 * 1024;
 const EMPTY = new Uint8Array(0);
 /** Shared empty lists: an idle login allocates none. */
 const NO_MESSAGES: readonly StoredMessage[] = [];
@@ -243,6 +266,12 @@ export class ServerCore {
   /** Messages stored, and stored ones delivered, this turn: one log line each per turn. */
   #storedLog = new TurnSummary();
   #storedDeliveredLog = new TurnSummary();
+  /** Long messages being received (CHUNK frames), at most one per connection. */
+  #long: LongMessages<Session>;
+  /** Rooms, history and retention (core/rooms.ts). */
+  #rooms: Rooms;
+  /** File transfers (core/files.ts). */
+  #files: FileTransfers;
 
   constructor(options: ServerCoreOptions) {
     this.#store = options.store;
@@ -264,6 +293,33 @@ export class ServerCore {
     const logins = this.#limits.loginsPerMinute;
     this.#logins = new KeyedRateLimiter(logins, logins / 60);
     this.#rates = new KeyedRateLimiter(this.#limits.msgBurst, this.#limits.msgRate);
+    this.#rooms = new Rooms({
+      store: this.#store,
+      send: (conn, bytes) => this.#outbox.send(conn, bytes),
+      session: (name) => this.#byName.get(name),
+      sessions: () => this.#byName.values(),
+      onlineCount: () => this.#byName.size,
+      begin: () => {
+        if (this.#dirty) return;
+        this.#store.begin();
+        this.#dirty = true;
+      },
+      defer: (ok, fail) => this.#defer(ok, fail),
+      answer: (s, src, id, code) => this.#answerOn(s as Session, src, id, code),
+      reject: (s, code, id, reason, now) => this.#reject(s as Session, code, id, reason, now),
+      log: (level, event, fields) => this.#log(level, event, fields),
+    }, {
+      ...(options.roomReplay === undefined ? {} : { replay: options.roomReplay }),
+      ...(options.historyDays === undefined ? {} : { historyDays: options.historyDays }),
+      ...(options.historyCount === undefined ? {} : { historyCount: options.historyCount }),
+    });
+    this.#long = new LongMessages<Session>(options.maxMessage ?? DEFAULT_MAX_MESSAGE, {
+      answer: (s, src, id, code) => this.#answerOn(s, src, id, code),
+      reject: (s, code, id, reason, now) => this.#reject(s, code, id, reason, now),
+      paced: (s, frame, now) => this.#withinFrameRate(s, frame, now),
+      log: (event, fields) => this.#log("info", event, fields),
+    });
+    this.#files = this.#makeFiles(options);
   }
 
   /** Connections open now. */
@@ -354,10 +410,22 @@ export class ServerCore {
     } else if (frame.type === FrameType.HELLO) {
       return this.#reject(s, Code.BAD_REQUEST, frame.id, "second HELLO on one connection", now);
     }
-    if (!this.#withinFrameRate(s, frame, now)) return;
+    // DATA of an upload is bounded by its size and window, not the frame rate (core/files.ts);
+    // so are the CHUNKs of a long message, by --max-message (core/long_messages.ts paces them).
+    if (
+      frame.type !== FrameType.DATA && frame.type !== FrameType.CHUNK &&
+      !this.#withinFrameRate(s, frame, now)
+    ) return;
     switch (frame.type) {
       case FrameType.MSG:
+        if (this.#long.size > 0) {
+          // The final frame of a long message ends its assembly: the whole message goes on.
+          const whole = this.#long.final(s, frame, now);
+          return whole === undefined ? undefined : this.#message(s, whole, now);
+        }
         return this.#message(s, frame, now);
+      case FrameType.CHUNK:
+        return this.#long.chunk(s, frame, now);
       case FrameType.ACK:
         return this.#ack(s, frame, now);
       case FrameType.PING:
@@ -366,6 +434,14 @@ export class ServerCore {
         return;
       case FrameType.WHO:
         return this.#who(s, frame);
+      case FrameType.ROOM:
+        return this.#rooms.request(s, frame, now);
+      case FrameType.HISTORY:
+        return this.#rooms.history(s, frame, now);
+      case FrameType.FILE:
+        return this.#files.file(s, frame, now);
+      case FrameType.DATA:
+        return this.#files.data(s, frame, now);
       case FrameType.OFFLINE:
         return this.#reject(
           s,
@@ -455,6 +531,8 @@ export class ServerCore {
     this.#logins.prune(now);
     this.#rates.prune(now);
     this.#gate.prune(now);
+    this.#rooms.sweep(now);
+    this.#files.sweep(now);
   }
 
   /**
@@ -664,6 +742,7 @@ export class ServerCore {
     if (dst === "") {
       return this.#reject(s, Code.BAD_REQUEST, frame.id, "message without recipient", now);
     }
+    if (dst.charCodeAt(0) === 0x23) return this.#rooms.message(s, frame, now);
     if (!this.#users.has(dst) && !this.#invited(dst)) {
       this.#answerOn(s, dst, frame.id, Code.UNKNOWN_USER);
       this.#log("info", "unknown-recipient", { user: s.name, dst, id: frame.id });
@@ -685,6 +764,7 @@ export class ServerCore {
         return;
       }
     }
+    this.#rooms.direct(s.name, dst, frame.id, frame.payload, now);
     const to = this.#byName.get(dst);
     if (to === undefined || inFlight !== undefined) {
       const message = {
@@ -747,6 +827,7 @@ export class ServerCore {
   #sendLive(p: Pending): void {
     p.sent = true;
     const to = p.to;
+    if (to.timed || p.payload.length > MAX_PAYLOAD_SIZE) return this.#sendTimedOrLong(p);
     if (p.raw !== undefined && p.rawOrder === to.order) return this.#outbox.send(to.conn, p.raw);
     this.#outbox.send(
       to.conn,
@@ -757,10 +838,19 @@ export class ServerCore {
     );
   }
 
+  /** A live message as [TIMED] [CHUNK…] MSG: its receive time first, its pieces in order. */
+  #sendTimedOrLong(p: Pending): void {
+    const to = p.to;
+    const m = { type: FrameType.MSG, id: p.id, src: p.src, dst: p.dst, payload: p.payload };
+    const opts = { legacy: to.legacy, timed: to.timed };
+    this.#outbox.send(to.conn, encodeDelivery({ ...m, sentAt: p.receivedAt }, to.order, opts));
+  }
+
   #ack(s: Session, frame: InboundFrame, now: number): void {
     if (frame.src !== s.name) {
       return this.#reject(s, Code.FORBIDDEN, frame.id, `src ${frame.src} is not ${s.name}`, now);
     }
+    if (frame.dst.charCodeAt(0) === 0x23) return this.#rooms.ack(s, frame.dst, frame.id);
     const uid = this.#uids.get(frame.dst);
     const p = uid === undefined ? undefined : this.#pending.get(pendingKey(uid, frame.id));
     if (p !== undefined && p.to === s) {
@@ -908,6 +998,7 @@ export class ServerCore {
     const page = (this.#counts.get(s.name) ?? 0) > 0
       ? this.#store.messagesFor(s.name, s.drainAfter, this.#drainPage)
       : NO_MESSAGES;
+    let bytes = 0;
     for (const m of page) {
       const key = `${m.src}\n${m.id}`;
       s.handedOver ??= new Map();
@@ -915,18 +1006,20 @@ export class ServerCore {
       if (seqs === undefined) s.handedOver.set(key, [m.seq]);
       else seqs.push(m.seq);
       s.drainAfter = m.seq;
-      if (s.timed) {
-        const timed = { type: FrameType.TIMED, id: m.id, src: m.src, dst: m.dst };
-        this.#outbox.send(
-          s.conn,
-          encodeFrame({ ...timed, payload: encodeTimed(m.sentAt, s.order) }, s.order),
-        );
-      }
+      // [TIMED] [CHUNK…] OFFLINE; a short one without TIMED is one frame.
       this.#outbox.send(
         s.conn,
-        encodeFrame(
-          { type: FrameType.OFFLINE, id: m.id, src: m.src, dst: m.dst, payload: m.payload },
+        encodeDelivery(
+          {
+            type: FrameType.OFFLINE,
+            id: m.id,
+            src: m.src,
+            dst: m.dst,
+            payload: m.payload,
+            sentAt: m.sentAt,
+          },
           s.order,
+          { legacy: s.legacy, timed: s.timed },
         ),
       );
       // Sending may have closed it (a full send queue): what was not handed over stays stored.
@@ -942,6 +1035,12 @@ export class ServerCore {
         });
         (s.implicit ??= new Set()).add(ackKey);
       }
+      // Long messages: a step queues a few MiB at most, the rest when the socket drained.
+      bytes += m.payload.length;
+      if (bytes > DRAIN_STEP_BYTES) {
+        s.waitingWritable = true;
+        return;
+      }
     }
     if (page.length === this.#drainPage) {
       s.waitingWritable = true;
@@ -956,6 +1055,12 @@ export class ServerCore {
       }
       this.#owed.delete(s.name);
     }
+    // Then the room messages missed, in pages as the stored ones.
+    if (!this.#rooms.caughtUp(s, now)) {
+      s.waitingWritable = true;
+      return;
+    }
+    this.#files.loggedIn(s);
     s.draining = false;
     const held = s.held ?? NO_PENDING;
     s.held = undefined;
@@ -974,6 +1079,8 @@ export class ServerCore {
     if (s.closed) return;
     s.closed = true;
     this.#gate.cancel(s.conn);
+    if (this.#long.size > 0) this.#long.forget(s);
+    this.#files.closed(s.conn);
     this.#sessions.delete(s.conn);
     if (s.name !== "" && this.#byName.get(s.name) === s) this.#byName.delete(s.name);
     if (s.pendingToMe > 0) {
@@ -1121,6 +1228,31 @@ export class ServerCore {
         s.order,
       ),
     );
+  }
+
+  /** The file transfers, acting through this core (core/files.ts). */
+  #makeFiles(options: ServerCoreOptions): FileTransfers {
+    return new FileTransfers({
+      store: this.#store,
+      files: options.files,
+      send: (conn, bytes) => this.#outbox.send(conn, bytes),
+      session: (name) => this.#byName.get(name),
+      knownUser: (name) => this.#users.has(name) || this.#invited(name),
+      roomMembers: (room) => this.#rooms.snapshot().get(room)?.keys(),
+      write: (fn) => this.#write(fn),
+      defer: (ok, fail) => this.#defer(ok, fail),
+      answer: (s, src, id, code) => this.#answerOn(s as Session, src, id, code),
+      reject: (s, code, id, reason, now) => this.#reject(s as Session, code, id, reason, now),
+      owe: (owner, from, id, now) => {
+        const receipt = this.#write(() => this.#store.putReceipt(owner, from, id));
+        this.#owed.set(owner, (this.#owed.get(owner) ?? 0) + 1);
+        this.#defer(() => this.#receipt(owner, from, id, receipt, now), () => {});
+      },
+      log: (level, event, fields) => this.#log(level, event, fields),
+    }, {
+      ...(options.maxFile === undefined ? {} : { maxFile: options.maxFile }),
+      ...(options.fileQuota === undefined ? {} : { fileQuota: options.fileQuota }),
+    });
   }
 
   /** `#write`, reporting a store failure (a locked or full database) as false instead. */

@@ -131,6 +131,74 @@ class FailingStore implements Store {
   close() {
     this.#inner.close();
   }
+  // --- history and rooms
+  appendHistory(entry: Parameters<Store["appendHistory"]>[0]) {
+    return this.#inner.appendHistory(entry);
+  }
+  queueHistory(entry: Parameters<Store["queueHistory"]>[0]) {
+    this.#inner.queueHistory(entry);
+  }
+  flushHistory() {
+    this.#inner.flushHistory();
+  }
+  historyBefore(conv: string, before: number, limit: number) {
+    return this.#inner.historyBefore(conv, before, limit);
+  }
+  historyAfter(query: Parameters<Store["historyAfter"]>[0]) {
+    return this.#inner.historyAfter(query);
+  }
+  historyHead(conv: string) {
+    return this.#inner.historyHead(conv);
+  }
+  trimHistory(conv: string, keep: number, max: number) {
+    return this.#inner.trimHistory(conv, keep, max);
+  }
+  expireHistory(before: number, max: number) {
+    return this.#inner.expireHistory(before, max);
+  }
+  rooms() {
+    return this.#inner.rooms();
+  }
+  addRoom(name: string, now: number) {
+    this.#inner.addRoom(name, now);
+  }
+  roomMembers() {
+    return this.#inner.roomMembers();
+  }
+  addRoomMember(room: string, name: string, cursor: number, now: number) {
+    this.#inner.addRoomMember(room, name, cursor, now);
+  }
+  removeRoomMember(room: string, name: string) {
+    this.#inner.removeRoomMember(room, name);
+  }
+  setRoomCursor(room: string, name: string, cursor: number) {
+    this.#inner.setRoomCursor(room, name, cursor);
+  }
+  // --- files
+  putFile(file: Parameters<Store["putFile"]>[0], recipients: readonly string[]) {
+    return this.#inner.putFile(file, recipients);
+  }
+  file(fid: number) {
+    return this.#inner.file(fid);
+  }
+  findFile(src: string, id: number, dst: string) {
+    return this.#inner.findFile(src, id, dst);
+  }
+  filesFor(recipient: string) {
+    return this.#inner.filesFor(recipient);
+  }
+  fileRecipients(fid: number) {
+    return this.#inner.fileRecipients(fid);
+  }
+  deleteFileDelivery(fid: number, recipient: string) {
+    return this.#inner.deleteFileDelivery(fid, recipient);
+  }
+  deleteFile(fid: number) {
+    this.#inner.deleteFile(fid);
+  }
+  pendingFiles() {
+    return this.#inner.pendingFiles();
+  }
 }
 
 /**

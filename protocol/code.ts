@@ -19,7 +19,10 @@ export const Code = {
   UNKNOWN_USER: "404",
   /** The name is held by another live connection. */
   NAME_IN_USE: "409",
-  /** The frame's length field exceeds 1024. */
+  /**
+   * The frame's length field exceeds 1024 (closed); or a long message exceeds the server's
+   * `--max-message` (dropped; the connection stays open).
+   */
   TOO_LARGE: "413",
   /** Too many connections from this IP address at once: refused at accept. */
   TOO_MANY_CONNECTIONS_FROM_IP: "421",

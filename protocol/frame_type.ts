@@ -21,7 +21,7 @@ export const FrameType = {
   /**
    * The server's receive time of the message that follows (same messageId and src): payload = u64
    * ms since the Unix epoch. Sent only to clients that asked with `timed` in their HELLO payload,
-   * before each stored (type 2) message.
+   * before every message they are handed (MSG, OFFLINE, HISTORY), ahead of its first CHUNK.
    */
   TIMED: 7,
   /** Room join, leave, list and members requests, their answers, and join/leave notices. */

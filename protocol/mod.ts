@@ -6,6 +6,7 @@
  */
 export * from "./code.ts";
 export * from "./decoder.ts";
+export * from "./delivery.ts";
 export * from "./frame.ts";
 export * from "./frame_error.ts";
 export * from "./frame_type.ts";

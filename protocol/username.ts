@@ -7,6 +7,8 @@ const encoder = new TextEncoder();
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 // Control characters (C0, DEL, C1) and every Unicode space separator or line break.
 const forbidden = /[\p{Cc}\p{Zs}\p{Zl}\p{Zp}\s]/u;
+/** "#", the first character of a room's name. */
+const HASH = 0x23;
 
 /**
  * Why `name` cannot be a username, or `undefined` when it can: 1..8 bytes of UTF-8, with no NUL,
@@ -21,6 +23,34 @@ const forbidden = /[\p{Cc}\p{Zs}\p{Zl}\p{Zp}\s]/u;
  */
 export function nameProblem(name: string): string | undefined {
   if (name.length === 0) return "is empty";
+  if (name.charCodeAt(0) === HASH) return 'starts with "#", which names a room';
+  return shapeProblem(name);
+}
+
+/** Whether `name` names a room (starts with "#"). */
+export function isRoom(name: string): boolean {
+  return name.charCodeAt(0) === HASH;
+}
+
+/**
+ * Why `name` cannot be a room's name, or `undefined` when it can: "#" and 1..7 more bytes of
+ * UTF-8 (8 in all), with a username's character rules.
+ *
+ * @example
+ * ```ts
+ * import { roomProblem } from "./username.ts";
+ * roomProblem("#dev"); // undefined
+ * roomProblem("dev"); // 'does not start with "#"'
+ * ```
+ */
+export function roomProblem(name: string): string | undefined {
+  if (!isRoom(name)) return 'does not start with "#"';
+  if (name.length === 1) return 'is only "#"';
+  return shapeProblem(name);
+}
+
+/** A name's length and character rules, shared by usernames and rooms. */
+function shapeProblem(name: string): string | undefined {
   // The common case, without encoding: up to 8 printable ASCII characters other than space.
   if (name.length <= NAME_SIZE && isPrintableAscii(name)) return undefined;
   // A lone surrogate has no UTF-8 form: TextEncoder would write U+FFFD, another name.

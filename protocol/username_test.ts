@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { FrameError } from "./frame_error.ts";
-import { isValidName, NameCache, nameProblem, readName, writeName } from "./username.ts";
+import {
+  isRoom,
+  isValidName,
+  NameCache,
+  nameProblem,
+  readName,
+  roomProblem,
+  writeName,
+} from "./username.ts";
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 
@@ -109,4 +117,27 @@ Deno.test("NameCache.read() throws FrameError 400 for a bad field and keeps no a
       (e: unknown) => e instanceof FrameError && e.code === "400",
     );
   }
+});
+
+Deno.test("nameProblem() rejects a leading # (a room's name)", () => {
+  assert.match(nameProblem("#all")!, /room/);
+  assert.match(nameProblem("#")!, /room/);
+  assert.equal(nameProblem("a#b"), undefined);
+});
+
+Deno.test("roomProblem() accepts # and 1 to 7 more bytes", () => {
+  for (const name of ["#a", "#all", "#dev", "#abcdefg", "#дев"]) {
+    assert.equal(roomProblem(name), undefined, name);
+    assert.ok(isRoom(name));
+  }
+});
+
+Deno.test("roomProblem() rejects names without #, a bare #, 9 bytes and whitespace", () => {
+  assert.match(roomProblem("dev")!, /does not start/);
+  assert.match(roomProblem("")!, /does not start/);
+  assert.match(roomProblem("#")!, /only/);
+  assert.match(roomProblem("#abcdefgh")!, /9 bytes/);
+  assert.match(roomProblem("#a b")!, /whitespace/);
+  assert.equal(isRoom("alice"), false);
+  assert.equal(isRoom(""), false);
 });

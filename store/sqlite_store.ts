@@ -2,6 +2,8 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { MessageIndex } from "./message_index.ts";
 import { makePrivateFile } from "./private_file.ts";
 import type { Account, Receipt, Store, StoredMessage } from "./store.ts";
+import type { HistoryEntry, HistoryQuery, RoomMember } from "./store.ts";
+import type { StoredFile } from "./store.ts";
 
 /**
  * 2 added `accounts`; 3 dropped the indexes of `messages` (kept in memory: `MessageIndex`); 4
@@ -363,6 +365,7 @@ export class SqliteStore implements Store {
 
   rollback(): void {
     if (!this.#inBatch) return;
+    this.#dropQueuedHistory();
     this.#inBatch = false;
     this.#rows.length = 0;
     this.#arenaUsed = 0;
@@ -374,6 +377,7 @@ export class SqliteStore implements Store {
   }
 
   close(): void {
+    this.flushHistory();
     this.commit();
     // What was committed since the last sync() becomes durable before the file is released.
     if (this.#background) this.#openWal()?.syncDataSync();
@@ -489,6 +493,310 @@ export class SqliteStore implements Store {
     }
     return statement;
   }
+
+  // --- history and rooms
+
+  /** The statements of the history and rooms, prepared at their first use. */
+  #historyStatements: Record<HistoryStatement, StatementSync> | undefined;
+
+  #hs(): Record<HistoryStatement, StatementSync> {
+    if (this.#historyStatements !== undefined) return this.#historyStatements;
+    const prepare = (sql: string) => this.#db.prepare(sql);
+    const columns = "seq, conv, src, dst, msg_id, sent_at, payload, kind";
+    this.#historyStatements = {
+      append: prepare(
+        `INSERT INTO history (conv, src, dst, msg_id, sent_at, payload, kind)
+          VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      appendOne: prepare(`INSERT INTO history ${QUEUED_COLUMNS} VALUES (?, ?, ?, ?, ?, ?)`),
+      appendMany: prepare(
+        `INSERT INTO history ${QUEUED_COLUMNS} VALUES ${
+          Array.from({ length: QUEUED_PER_INSERT }, () => "(?, ?, ?, ?, ?, ?)").join(", ")
+        }`,
+      ),
+      before: prepare(
+        `SELECT ${columns} FROM (SELECT ${columns} FROM history WHERE conv = ? AND seq < ?
+          ORDER BY seq DESC LIMIT ?) ORDER BY seq`,
+      ),
+      afterConv: prepare(
+        `SELECT ${columns} FROM history WHERE conv = ? AND seq > ? AND seq <= ? AND src <> ?
+          ORDER BY seq LIMIT ?`,
+      ),
+      afterAll: prepare(
+        `SELECT ${columns} FROM history WHERE seq > ? AND seq <= ? AND src <> ?
+          ORDER BY seq LIMIT ?`,
+      ),
+      head: prepare("SELECT coalesce(max(seq), 0) AS n FROM history WHERE conv = ?"),
+      count: prepare("SELECT count(*) AS n FROM history WHERE conv = ?"),
+      trim: prepare(
+        `DELETE FROM history WHERE seq IN
+          (SELECT seq FROM history WHERE conv = ? ORDER BY seq LIMIT ?)`,
+      ),
+      // Only among the oldest rows: seqs grow with time, and an index on sent_at would cost
+      // every append.
+      expire: prepare(
+        `DELETE FROM history WHERE seq IN (SELECT seq FROM
+          (SELECT seq, sent_at FROM history ORDER BY seq LIMIT ?) WHERE sent_at < ?)`,
+      ),
+      rooms: prepare("SELECT name, created_at FROM rooms"),
+      addRoom: prepare("INSERT OR IGNORE INTO rooms (name, created_at) VALUES (?, ?)"),
+      members: prepare("SELECT room, name, cursor, joined_at FROM room_members"),
+      addMember: prepare(
+        "INSERT OR REPLACE INTO room_members (room, name, cursor, joined_at) VALUES (?, ?, ?, ?)",
+      ),
+      removeMember: prepare("DELETE FROM room_members WHERE room = ? AND name = ?"),
+      setCursor: prepare("UPDATE room_members SET cursor = ? WHERE room = ? AND name = ?"),
+    };
+    return this.#historyStatements;
+  }
+
+  /**
+   * Queued entries, as the parameters of `QUEUED_COLUMNS` row by row: a message's entry costs an
+   * insert among many, and no commit of its own.
+   */
+  #queued: (string | number | Uint8Array)[] = [];
+  /** Copies of the queued payloads (the caller's may be a view into a buffer it reuses). */
+  #queuedArena: Uint8Array | undefined;
+  #queuedArenaUsed = 0;
+
+  queueHistory(entry: Omit<HistoryEntry, "seq" | "kind">): void {
+    const { conv, src, dst, id, sentAt, payload } = entry;
+    if (payload.length > QUEUED_ARENA_BYTES - this.#queuedArenaUsed) this.flushHistory();
+    let copy: Uint8Array;
+    const end = this.#queuedArenaUsed + payload.length;
+    if (end <= QUEUED_ARENA_BYTES) {
+      // Made at the first use: a process that only reads or changes accounts never needs it.
+      this.#queuedArena ??= new Uint8Array(QUEUED_ARENA_BYTES);
+      this.#queuedArena.set(payload, this.#queuedArenaUsed);
+      copy = this.#queuedArena.subarray(this.#queuedArenaUsed, end);
+      this.#queuedArenaUsed = end;
+    } else copy = payload.slice();
+    this.#queued.push(conv, src, dst, id, sentAt, copy);
+    if (this.#queued.length >= QUEUED_ROWS * 6) this.flushHistory();
+  }
+
+  /**
+   * Inserts the queued entries: in the open batch, else in a transaction of their own (durable
+   * with the next sync, as any commit of a store that syncs in the background). Not at every
+   * commit: many entries in one insert touch each page of the history's index once.
+   */
+  flushHistory(): void {
+    const rows = this.#queued;
+    if (rows.length === 0) return;
+    const own = !this.#inBatch;
+    try {
+      if (own) this.#db.exec("BEGIN IMMEDIATE");
+      const st = this.#hs();
+      const many = QUEUED_PER_INSERT * 6;
+      let i = 0;
+      for (; i + many <= rows.length; i += many) st.appendMany.run(...rows.slice(i, i + many));
+      for (; i < rows.length; i += 6) st.appendOne.run(...rows.slice(i, i + 6));
+      if (own) this.#db.exec("COMMIT");
+    } catch (error) {
+      if (own && this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      throw error;
+    } finally {
+      this.#dropQueuedHistory();
+    }
+  }
+
+  #dropQueuedHistory(): void {
+    this.#queued.length = 0;
+    this.#queuedArenaUsed = 0;
+  }
+
+  appendHistory(entry: Omit<HistoryEntry, "seq">): number {
+    this.flushHistory();
+    const { conv, src, dst, id, sentAt, payload, kind } = entry;
+    return Number(
+      this.#hs().append.run(conv, src, dst, id, sentAt, payload, kind).lastInsertRowid,
+    );
+  }
+
+  historyBefore(conv: string, before: number, limit: number): HistoryEntry[] {
+    this.flushHistory();
+    const bound = Number.isFinite(before) ? before : Number.MAX_SAFE_INTEGER;
+    return this.#hs().before.all(conv, bound, limit).map(toHistoryEntry);
+  }
+
+  historyAfter(query: HistoryQuery): HistoryEntry[] {
+    this.flushHistory();
+    const until = query.until ?? Number.MAX_SAFE_INTEGER;
+    const notFrom = query.notFrom ?? "";
+    const st = this.#hs();
+    const rows = query.conv === undefined
+      ? st.afterAll.all(query.after, until, notFrom, query.limit)
+      : st.afterConv.all(query.conv, query.after, until, notFrom, query.limit);
+    return rows.map(toHistoryEntry);
+  }
+
+  historyHead(conv: string): number {
+    this.flushHistory();
+    return Number(this.#hs().head.get(conv)!.n);
+  }
+
+  trimHistory(conv: string, keep: number, max: number): number {
+    this.flushHistory();
+    const excess = Number(this.#hs().count.get(conv)!.n) - keep;
+    if (excess <= 0) return 0;
+    return Number(this.#hs().trim.run(conv, Math.min(excess, max)).changes);
+  }
+
+  expireHistory(before: number, max: number): number {
+    this.flushHistory();
+    return Number(this.#hs().expire.run(max, before).changes);
+  }
+
+  rooms(): { name: string; createdAt: number }[] {
+    return this.#hs().rooms.all().map((row) => ({
+      name: String(row.name),
+      createdAt: Number(row.created_at),
+    }));
+  }
+
+  addRoom(name: string, now: number): void {
+    this.#hs().addRoom.run(name, now);
+  }
+
+  roomMembers(): RoomMember[] {
+    return this.#hs().members.all().map((row) => ({
+      room: String(row.room),
+      name: String(row.name),
+      cursor: Number(row.cursor),
+      joinedAt: Number(row.joined_at),
+    }));
+  }
+
+  addRoomMember(room: string, name: string, cursor: number, now: number): void {
+    this.#hs().addMember.run(room, name, cursor, now);
+  }
+
+  removeRoomMember(room: string, name: string): void {
+    this.#hs().removeMember.run(room, name);
+  }
+
+  setRoomCursor(room: string, name: string, cursor: number): void {
+    this.#hs().setCursor.run(cursor, room, name);
+  }
+
+  // --- files
+
+  /** The statements of the files, prepared at their first use. */
+  #fileStatements: Record<FileStatement, StatementSync> | undefined;
+
+  #fs(): Record<FileStatement, StatementSync> {
+    if (this.#fileStatements !== undefined) return this.#fileStatements;
+    const prepare = (sql: string) => this.#db.prepare(sql);
+    const columns = "fid, src, dst, msg_id, name, size, sha256, media, sent_at";
+    this.#fileStatements = {
+      put: prepare(
+        `INSERT INTO files (src, dst, msg_id, name, size, sha256, media, sent_at)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      deliver: prepare("INSERT OR IGNORE INTO file_deliveries (fid, recipient) VALUES (?, ?)"),
+      get: prepare(`SELECT ${columns} FROM files WHERE fid = ?`),
+      find: prepare(
+        `SELECT ${columns} FROM files WHERE src = ? AND msg_id = ? AND dst = ? ORDER BY fid LIMIT 1`,
+      ),
+      forRecipient: prepare(
+        `SELECT ${columns} FROM files WHERE fid IN
+          (SELECT fid FROM file_deliveries WHERE recipient = ?) ORDER BY fid`,
+      ),
+      recipients: prepare("SELECT recipient FROM file_deliveries WHERE fid = ?"),
+      deleteDelivery: prepare("DELETE FROM file_deliveries WHERE fid = ? AND recipient = ?"),
+      deleteDeliveries: prepare("DELETE FROM file_deliveries WHERE fid = ?"),
+      delete: prepare("DELETE FROM files WHERE fid = ?"),
+      pending: prepare(
+        `SELECT d.recipient AS recipient, count(*) AS n, coalesce(sum(f.size), 0) AS bytes
+          FROM file_deliveries d JOIN files f ON f.fid = d.fid GROUP BY d.recipient`,
+      ),
+    };
+    return this.#fileStatements;
+  }
+
+  putFile(file: Omit<StoredFile, "fid">, recipients: readonly string[]): number {
+    const st = this.#fs();
+    const { src, dst, id, name, size, sha256, media, sentAt } = file;
+    const fid = Number(st.put.run(src, dst, id, name, size, sha256, media, sentAt).lastInsertRowid);
+    for (const recipient of recipients) st.deliver.run(fid, recipient);
+    return fid;
+  }
+
+  file(fid: number): StoredFile | undefined {
+    const row = this.#fs().get.get(fid);
+    return row === undefined ? undefined : toStoredFile(row);
+  }
+
+  findFile(src: string, id: number, dst: string): StoredFile | undefined {
+    const row = this.#fs().find.get(src, id, dst);
+    return row === undefined ? undefined : toStoredFile(row);
+  }
+
+  filesFor(recipient: string): StoredFile[] {
+    return this.#fs().forRecipient.all(recipient).map(toStoredFile);
+  }
+
+  fileRecipients(fid: number): string[] {
+    return this.#fs().recipients.all(fid).map((row) => String(row.recipient));
+  }
+
+  deleteFileDelivery(fid: number, recipient: string): boolean {
+    return Number(this.#fs().deleteDelivery.run(fid, recipient).changes) > 0;
+  }
+
+  deleteFile(fid: number): void {
+    this.#fs().deleteDeliveries.run(fid);
+    this.#fs().delete.run(fid);
+  }
+
+  pendingFiles(): Map<string, { count: number; bytes: number }> {
+    const pending = new Map<string, { count: number; bytes: number }>();
+    for (const row of this.#fs().pending.all()) {
+      pending.set(String(row.recipient), { count: Number(row.n), bytes: Number(row.bytes) });
+    }
+    return pending;
+  }
+}
+
+// --- history and rooms
+
+/** The columns of a queued history entry (`kind` is 0, the column's default). */
+const QUEUED_COLUMNS = "(conv, src, dst, msg_id, sent_at, payload)";
+/** Queued entries inserted per statement. */
+const QUEUED_PER_INSERT = 64;
+/** Entries queued at most: then inserted (a pause of a few milliseconds). */
+const QUEUED_ROWS = 1024;
+const QUEUED_ARENA_BYTES = QUEUED_ROWS * 1000;
+
+type HistoryStatement =
+  | "append"
+  | "appendOne"
+  | "appendMany"
+  | "before"
+  | "afterConv"
+  | "afterAll"
+  | "head"
+  | "count"
+  | "trim"
+  | "expire"
+  | "rooms"
+  | "addRoom"
+  | "members"
+  | "addMember"
+  | "removeMember"
+  | "setCursor";
+
+function toHistoryEntry(row: Record<string, unknown>): HistoryEntry {
+  return {
+    seq: Number(row.seq),
+    conv: String(row.conv),
+    src: String(row.src),
+    dst: String(row.dst),
+    id: Number(row.msg_id),
+    sentAt: Number(row.sent_at),
+    payload: row.payload as Uint8Array,
+    kind: Number(row.kind),
+  };
 }
 
 function toMessage(row: Record<string, unknown>): StoredMessage {
@@ -499,5 +807,33 @@ function toMessage(row: Record<string, unknown>): StoredMessage {
     id: Number(row.msg_id),
     sentAt: Number(row.sent_at),
     payload: row.payload as Uint8Array,
+  };
+}
+
+// --- files
+
+type FileStatement =
+  | "put"
+  | "deliver"
+  | "get"
+  | "find"
+  | "forRecipient"
+  | "recipients"
+  | "deleteDelivery"
+  | "deleteDeliveries"
+  | "delete"
+  | "pending";
+
+function toStoredFile(row: Record<string, unknown>): StoredFile {
+  return {
+    fid: Number(row.fid),
+    src: String(row.src),
+    dst: String(row.dst),
+    id: Number(row.msg_id),
+    name: String(row.name),
+    size: Number(row.size),
+    sha256: String(row.sha256),
+    media: String(row.media),
+    sentAt: Number(row.sent_at),
   };
 }

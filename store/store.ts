@@ -94,4 +94,134 @@ export interface Store {
   rollback(): void;
   /** Commits and releases the store. */
   close(): void;
+  // --- history and rooms
+  /** Appends a message to the history; returns its seq (above every seq before). */
+  appendHistory(entry: Omit<HistoryEntry, "seq">): number;
+  /**
+   * Appends a text message to the history without giving its seq, more cheaply: it waits in
+   * memory with others, written by `flushHistory()`, by any read of the history, by `close()`,
+   * or once many wait.
+   */
+  queueHistory(entry: Omit<HistoryEntry, "seq" | "kind">): void;
+  /** Writes the queued history entries: in the open batch, else in a transaction of their own. */
+  flushHistory(): void;
+  /** Up to `limit` entries of `conv` with seq below `before`, the newest ones, oldest first. */
+  historyBefore(conv: string, before: number, limit: number): HistoryEntry[];
+  /** Up to `limit` entries matching `query` (every conversation without `conv`), oldest first. */
+  historyAfter(query: HistoryQuery): HistoryEntry[];
+  /** The highest seq of `conv` (0 when it has none). */
+  historyHead(conv: string): number;
+  /** Deletes the oldest entries of `conv` beyond its newest `keep`, at most `max`; returns how many. */
+  trimHistory(conv: string, keep: number, max: number): number;
+  /**
+   * Deletes entries received before `before` (ms) among the oldest `max` of the whole history;
+   * returns how many.
+   */
+  expireHistory(before: number, max: number): number;
+  /** Every room, with when it was made (ms). */
+  rooms(): { name: string; createdAt: number }[];
+  /** Records a room (no error if it exists). */
+  addRoom(name: string, now: number): void;
+  /** Every membership of every room. */
+  roomMembers(): RoomMember[];
+  /** Makes `name` a member of `room` with `cursor` (replacing a membership it has). */
+  addRoomMember(room: string, name: string, cursor: number, now: number): void;
+  /** Ends the membership of `name` in `room` (no error if it has none). */
+  removeRoomMember(room: string, name: string): void;
+  /** Sets the cursor of `name` in `room` (the highest seq it acknowledged). */
+  setRoomCursor(room: string, name: string, cursor: number): void;
+  // --- files
+  /** Records a file whose bytes are on disk, to be delivered to `recipients`; returns its fid. */
+  putFile(file: Omit<StoredFile, "fid">, recipients: readonly string[]): number;
+  /** The file `fid`, if recorded. */
+  file(fid: number): StoredFile | undefined;
+  /** The file `src` offered to `dst` as message `id`, if recorded. */
+  findFile(src: string, id: number, dst: string): StoredFile | undefined;
+  /** The files `recipient` has not finished downloading, oldest first. */
+  filesFor(recipient: string): StoredFile[];
+  /** Who has not finished downloading `fid`. */
+  fileRecipients(fid: number): string[];
+  /** Ends the delivery of `fid` to `recipient`; whether it existed. */
+  deleteFileDelivery(fid: number, recipient: string): boolean;
+  /** Deletes the record of `fid` and its deliveries (no error if it is gone). */
+  deleteFile(fid: number): void;
+  /** Per recipient: how many files wait for it, and their bytes (recipients with none absent). */
+  pendingFiles(): Map<string, { count: number; bytes: number }>;
+}
+
+// --- history and rooms
+
+/**
+ * One message of the history. `conv` is the conversation: a room's name for a room, else the
+ * two user names sorted and joined by "\n" (`conversationOf`).
+ */
+export interface HistoryEntry {
+  /** History order, assigned by the store. */
+  seq: number;
+  conv: string;
+  /** The sender. */
+  src: string;
+  /** The recipient: a user or a `#room`. */
+  dst: string;
+  /** The sender's messageId. */
+  id: number;
+  /** When the server received it, in ms since the Unix epoch. */
+  sentAt: number;
+  payload: Uint8Array;
+  /** 0 a text message, 1 a file notice (payload: the FILE `op=file` options). */
+  kind: number;
+}
+
+/** Which history entries `Store.historyAfter` returns. */
+export interface HistoryQuery {
+  /** Only this conversation; default every one. */
+  conv?: string;
+  /** Only seqs above this. */
+  after: number;
+  /** Only seqs up to this; default no bound. */
+  until?: number;
+  /** Not those sent by this user. */
+  notFrom?: string;
+  /** At most this many. */
+  limit: number;
+}
+
+/** A user's membership of a room. */
+export interface RoomMember {
+  room: string;
+  name: string;
+  /** The highest seq of the room it acknowledged (or the room's newest when it joined). */
+  cursor: number;
+  /** When it joined, ms since the Unix epoch. */
+  joinedAt: number;
+}
+
+/** The conversation of a message from `src` to `dst`: the room, or the two names sorted. */
+export function conversationOf(src: string, dst: string): string {
+  if (dst.charCodeAt(0) === 0x23) return dst;
+  return src < dst ? `${src}\n${dst}` : `${dst}\n${src}`;
+}
+
+// --- files
+
+/** A file uploaded to the server, recorded once its bytes are durable (see `FileStore`). */
+export interface StoredFile {
+  /** The server's number for the file, assigned by the store. */
+  fid: number;
+  /** The sender. */
+  src: string;
+  /** The recipient: a user or a `#room`. */
+  dst: string;
+  /** The sender's messageId of the offer. */
+  id: number;
+  /** The name the sender gave (not sanitised). */
+  name: string;
+  /** Bytes. */
+  size: number;
+  /** SHA-256 of the bytes, 64 lowercase hex digits. */
+  sha256: string;
+  /** The media type. */
+  media: string;
+  /** When the upload completed, ms since the Unix epoch. */
+  sentAt: number;
 }

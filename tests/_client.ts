@@ -146,13 +146,13 @@ export class TestClient implements AsyncDisposable {
     });
   }
 
-  /** Acknowledges `frame` (type 0 or 2) with ACK `code`. */
+  /** Acknowledges `frame` (type 0 or 2) with ACK `code` (a room message: to the room). */
   ack(frame: Frame, code = "200"): Promise<void> {
     return this.send({
       type: FrameType.ACK,
       id: frame.id,
       src: this.name,
-      dst: frame.src,
+      dst: frame.dst.startsWith("#") ? frame.dst : frame.src,
       payload: encoder.encode(code),
     });
   }

@@ -108,7 +108,7 @@ serverTest(
     assert.equal((await Deno.stat(dataDir)).mode! & 0o777, 0o700);
     for (const entry of Deno.readDirSync(dataDir)) {
       const mode = (await Deno.stat(`${dataDir}/${entry.name}`)).mode! & 0o777;
-      assert.equal(mode, 0o600, `${entry.name} is ${mode.toString(8)}`);
+      assert.equal(mode, entry.isDirectory ? 0o700 : 0o600, `${entry.name} is ${mode.toString(8)}`);
     }
   },
 );

@@ -1,0 +1,75 @@
+import assert from "node:assert/strict";
+import { localDateTime, parseLogArgs, parseSince, renderLogLine } from "./log.ts";
+import { UsageError } from "./usage_error.ts";
+
+const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
+
+Deno.test("parseSince() takes durations back from now, days and weeks included", () => {
+  assert.equal(parseSince("90s", NOW), NOW - 90_000);
+  assert.equal(parseSince("2h", NOW), NOW - 2 * 3_600_000);
+  assert.equal(parseSince("3d", NOW), NOW - 3 * 86_400_000);
+  assert.equal(parseSince("1w", NOW), NOW - 7 * 86_400_000);
+  assert.equal(parseSince("1.5h", NOW), NOW - 5_400_000);
+});
+
+Deno.test("parseSince() takes a date (local midnight) or an ISO time", () => {
+  assert.equal(parseSince("2026-11-01", NOW), new Date(2026, 10, 1).getTime());
+  assert.equal(parseSince("2026-11-01T09:30", NOW), new Date(2026, 10, 1, 9, 30).getTime());
+  assert.equal(parseSince("2026-11-01 09:30", NOW), new Date(2026, 10, 1, 9, 30).getTime());
+  assert.equal(parseSince("2026-11-01T09:30:00Z", NOW), Date.UTC(2026, 10, 1, 9, 30));
+});
+
+Deno.test("parseSince() rejects anything else with a UsageError", () => {
+  for (const text of ["", "3", "3x", "yesterday", "2026-13-45T99:99", "-2h", "2026/11/01"]) {
+    assert.throws(() => parseSince(text, NOW), UsageError, text);
+  }
+});
+
+Deno.test("parseLogArgs() fills in the defaults and checks --user", () => {
+  assert.deepEqual(parseLogArgs([]), {
+    help: false,
+    dataDir: "./tinychat-data",
+    user: undefined,
+    since: undefined,
+    json: false,
+  });
+  const command = parseLogArgs(["--data", "/d", "--user", "#dev", "--since", "3d", "--json"], NOW);
+  assert.deepEqual(command, {
+    help: false,
+    dataDir: "/d",
+    user: "#dev",
+    since: NOW - 3 * 86_400_000,
+    json: true,
+  });
+  for (const args of [["--user", "a b"], ["--bogus"], ["extra"], ["--data", ""], ["--since"]]) {
+    assert.throws(() => parseLogArgs(args), UsageError, args.join(" "));
+  }
+});
+
+Deno.test("renderLogLine() prints local time, sender → recipient and the text", () => {
+  const at = new Date(2026, 10, 22, 14, 2, 11).getTime();
+  const line = { seq: 7, at, from: "alice", to: "bob", text: "hi\x1b[2J", kind: 0 };
+  assert.equal(renderLogLine(line, false), "2026-11-22 14:02:11 alice → bob: hi\ufffd[2J");
+  assert.equal(
+    renderLogLine({ ...line, to: "#dev", text: "one\ntwo" }, false),
+    "2026-11-22 14:02:11 alice → #dev: one\n    two",
+  );
+  assert.equal(localDateTime(new Date(2026, 0, 2, 3, 4, 5)), "2026-01-02 03:04:05");
+});
+
+Deno.test("renderLogLine() --json: one object with seq, at (ISO), from, to, text", () => {
+  const line = { seq: 7, at: Date.UTC(2026, 10, 22, 14, 2, 11), from: "a", to: "b", text: "x" };
+  assert.equal(
+    renderLogLine({ ...line, kind: 0 }, true),
+    '{"seq":7,"at":"2026-11-22T14:02:11.000Z","from":"a","to":"b","text":"x"}',
+  );
+  const file = renderLogLine({ ...line, kind: 1, text: "op=file\nname=a.png\nsize=12" }, true);
+  assert.deepEqual(JSON.parse(file), {
+    seq: 7,
+    at: "2026-11-22T14:02:11.000Z",
+    from: "a",
+    to: "b",
+    text: "[file a.png, 12 bytes]",
+    kind: "file",
+  });
+});
