@@ -1,7 +1,7 @@
 // deno-lint-ignore-file no-console -- the CLI is where output belongs
 import * as readline from "node:readline";
 import process from "node:process";
-import { type ClientEvent, connect, type SendResult, type TinychatClient } from "../client.ts";
+import type { ClientEvent, SendResult, TinychatClient } from "../client.ts";
 import { isRoom } from "../protocol/mod.ts";
 import { defaultSaveDir } from "../files/save_dir.ts";
 import { type ChatCommand, parseChatLine } from "./chat_command.ts";
@@ -25,10 +25,11 @@ import {
   renderRooms,
   renderWho,
 } from "./render.ts";
-import { loginWithPassword, type PasswordSource } from "./password.ts";
-import { ClientState, defaultStateRoot } from "./state.ts";
-import { parseTlsFlags, tlsConnectOptions, type TlsFlags } from "./tls.ts";
+import type { PasswordSource } from "./password.ts";
+import { type ClientState, defaultStateRoot } from "./state.ts";
+import { parseTlsFlags, type TlsFlags } from "./tls.ts";
 import { UsageError } from "./usage_error.ts";
+import { openSession } from "./session.ts";
 
 /** Help text of `tinychat connect`. */
 export const CONNECT_HELP = `tinychat connect: chat in the terminal.
@@ -144,17 +145,7 @@ export async function runConnect(command: ConnectCommand): Promise<number> {
   if (!interactive && command.to === undefined) {
     throw new UsageError("connect: --to is required when standard input is not a terminal");
   }
-  const state = await ClientState.open(command.stateRoot, command.host, command.port, command.user);
-  const tls = await tlsConnectOptions(command.tls);
-  const client = await loginWithPassword(command.user, command.password, (password) =>
-    connect({
-      user: command.user,
-      host: command.host,
-      port: command.port,
-      ...tls,
-      firstId: state.firstId,
-      ...(password === undefined ? {} : { password }),
-    }));
+  const { state, client } = await openSession(command);
   try {
     if (command.to !== undefined && isRoom(command.to) && command.to !== "#all") {
       // Talking in a room means being in it (everybody is in #all).

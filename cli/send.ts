@@ -1,5 +1,5 @@
 // deno-lint-ignore-file no-console -- the CLI is where output belongs
-import { connect, type SendResult } from "../client.ts";
+import type { SendResult } from "../client.ts";
 import {
   CLIENT_FLAGS,
   parseDestination,
@@ -8,11 +8,12 @@ import {
   parseInteger,
   parseName,
 } from "./flags.ts";
-import { loginWithPassword, type PasswordSource } from "./password.ts";
-import { ClientState, defaultStateRoot } from "./state.ts";
+import type { PasswordSource } from "./password.ts";
+import { defaultStateRoot } from "./state.ts";
 import { runSendFile } from "./send_file.ts";
-import { parseTlsFlags, tlsConnectOptions, type TlsFlags } from "./tls.ts";
+import { parseTlsFlags, type TlsFlags } from "./tls.ts";
 import { UsageError } from "./usage_error.ts";
+import { openSession } from "./session.ts";
 
 /** Help text of `tinychat send`. */
 export const SEND_HELP = `tinychat send: send messages from a script and report their fate.
@@ -104,20 +105,11 @@ export function parseSendArgs(args: string[]): SendCommand {
 export async function runSend(command: SendCommand): Promise<number> {
   if (command.file !== undefined) return await runSendFile({ ...command, file: command.file });
   const texts = command.texts.length > 0 ? command.texts : await readLines();
-  const state = await ClientState.open(command.stateRoot, command.host, command.port, command.user);
-  const tls = await tlsConnectOptions(command.tls);
-  const client = await loginWithPassword(command.user, command.password, (password) =>
-    connect({
-      user: command.user,
-      host: command.host,
-      port: command.port,
-      ...tls,
-      firstId: state.firstId,
-      reconnect: false,
-      // From the login on: time at a password prompt does not count.
-      signal: AbortSignal.timeout(command.timeoutMs),
-      ...(password === undefined ? {} : { password }),
-    }));
+  const { state, client } = await openSession(command, () => ({
+    reconnect: false,
+    // From the login on: time at a password prompt does not count.
+    signal: AbortSignal.timeout(command.timeoutMs),
+  }));
   let status = 0;
   try {
     const sends: Promise<SendResult>[] = [];

@@ -6,13 +6,11 @@
  * @module
  */
 import { basename } from "node:path";
-import { connect, type SendResult } from "../client.ts";
+import type { SendResult } from "../client.ts";
 import { formatSize, mediaKind, mediaType } from "../files/media_type.ts";
 import { renderProgressBar } from "./files_ui.ts";
-import { loginWithPassword } from "./password.ts";
 import type { SendCommand } from "./send.ts";
-import { ClientState } from "./state.ts";
-import { tlsConnectOptions } from "./tls.ts";
+import { openSession } from "./session.ts";
 
 const encoder = new TextEncoder();
 /** The shortest time between two redraws of the progress bar, in ms. */
@@ -26,8 +24,6 @@ const REDRAW_MS = 100;
 export async function runSendFile(command: SendCommand & { file: string }): Promise<number> {
   const path = command.file;
   const size = (await Deno.stat(path)).size;
-  const state = await ClientState.open(command.stateRoot, command.host, command.port, command.user);
-  const tls = await tlsConnectOptions(command.tls);
   const stalled = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const watch = () => {
@@ -37,18 +33,11 @@ export async function runSendFile(command: SendCommand & { file: string }): Prom
       command.timeoutMs,
     );
   };
-  const client = await loginWithPassword(command.user, command.password, (password) =>
-    connect({
-      user: command.user,
-      host: command.host,
-      port: command.port,
-      ...tls,
-      firstId: state.firstId,
-      // A dropped connection resumes the upload where the server stopped.
-      reconnect: true,
-      signal: stalled.signal,
-      ...(password === undefined ? {} : { password }),
-    }));
+  const { state, client } = await openSession(command, () => ({
+    // A dropped connection resumes the upload where the server stopped.
+    reconnect: true,
+    signal: stalled.signal,
+  }));
   const bar = Deno.stderr.isTerminal() && !command.json ? progressBar(basename(path)) : undefined;
   let status = 1;
   try {

@@ -20,6 +20,7 @@ import {
   nameProblem,
   roomProblem,
 } from "../protocol/mod.ts";
+import type { CoreLogger } from "./server_core.ts";
 import { conversationOf, type Store, type StoredFile } from "../store/store.ts";
 import type { FileStore } from "../store/file_store.ts";
 
@@ -81,11 +82,7 @@ export interface FilesHost {
    * (the receipt machinery of stored messages), in the turn's batch.
    */
   owe(owner: string, from: string, id: number, now: number): void;
-  log(
-    level: "debug" | "info" | "warn" | "error",
-    event: string,
-    fields: Record<string, string | number | boolean>,
-  ): void;
+  log: CoreLogger;
 }
 
 /** Options of `FileTransfers`. */

@@ -7,10 +7,11 @@ import {
   type Frame,
   FrameType,
   isRoom,
-  MAX_PAYLOAD_SIZE,
+  linePages,
   nameProblem,
   roomProblem,
 } from "../protocol/mod.ts";
+import type { CoreLogger } from "./server_core.ts";
 import { conversationOf, type HistoryEntry, type Store } from "../store/store.ts";
 import { type Answer, AnswerWindow } from "./answer_window.ts";
 
@@ -53,11 +54,7 @@ export interface RoomsHost {
   answer(s: RoomSession, src: string, id: number, code: string): void;
   /** Answers `code` and closes the session. */
   reject(s: RoomSession, code: string, id: number, reason: string, now: number): void;
-  log(
-    level: "debug" | "info" | "warn" | "error",
-    event: string,
-    fields: Record<string, string | number | boolean>,
-  ): void;
+  log: CoreLogger;
 }
 
 /** Options of `Rooms`. */
@@ -145,11 +142,6 @@ export class Rooms {
       room.members.set(m.name, m.cursor);
       this.#roomsOf(m.name).add(m.room);
     }
-  }
-
-  /** The rooms there are, with their members and cursors (a copy, for tests and tools). */
-  snapshot(): Map<string, Map<string, number>> {
-    return new Map([...this.#rooms].map(([name, r]) => [name, new Map(r.members)]));
   }
 
   /** The members of `room` (a live view: do not keep it), or undefined if there is no such room. */
@@ -245,15 +237,7 @@ export class Rooms {
 
   /** A ROOM request: `join`, `leave`, `list` or `members`. */
   request(s: RoomSession, frame: Frame, now: number): void {
-    if (frame.src !== s.name) {
-      return this.#host.reject(
-        s,
-        Code.FORBIDDEN,
-        frame.id,
-        `src ${frame.src} is not ${s.name}`,
-        now,
-      );
-    }
+    if (!this.#fromSelf(s, frame, now)) return;
     if (s.legacy) return this.#host.answer(s, frame.dst, frame.id, Code.FORBIDDEN);
     switch (textDecoder.decode(frame.payload).trim()) {
       case "join":
@@ -271,15 +255,7 @@ export class Rooms {
 
   /** A HISTORY request: past messages with a user or of a room, newest `limit`, oldest first. */
   history(s: RoomSession, frame: Frame, now: number): void {
-    if (frame.src !== s.name) {
-      return this.#host.reject(
-        s,
-        Code.FORBIDDEN,
-        frame.id,
-        `src ${frame.src} is not ${s.name}`,
-        now,
-      );
-    }
+    if (!this.#fromSelf(s, frame, now)) return;
     const dst = frame.dst;
     let conv: string;
     let before = Infinity;
@@ -489,16 +465,14 @@ export class Rooms {
           s.order,
         ),
       );
-    let page = "";
-    for (const line of lines) {
-      if (textEncoder.encode(page + line).length >= MAX_PAYLOAD_SIZE) {
-        reply(page);
-        page = "";
-      }
-      page += page === "" ? line : `\n${line}`;
-    }
-    if (page !== "") reply(page);
-    reply("");
+    for (const page of linePages(lines)) reply(page);
+  }
+
+  /** Whether `frame` comes from the session's own name; if not: "403" and closed. */
+  #fromSelf(s: RoomSession, frame: Frame, now: number): boolean {
+    if (frame.src === s.name) return true;
+    this.#host.reject(s, Code.FORBIDDEN, frame.id, `src ${frame.src} is not ${s.name}`, now);
+    return false;
   }
 
   /** A `joined` or `left` notice from `user` to the other online members of `room`. */

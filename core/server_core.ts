@@ -8,6 +8,7 @@ import {
   type Frame,
   FrameType,
   HEADER_SIZE,
+  linePages,
   MAX_PAYLOAD_SIZE,
   nameProblem,
   readCode,
@@ -897,9 +898,14 @@ export class ServerCore {
     this.#log("debug", "stored-delivered", { src, dst: s.name, id });
     this.#storedDeliveredLog.add(s.name);
     // The receipt is owed in the same batch as the delete: no crash can keep one without the other.
-    const receipt = this.#write(() => this.#store.putReceipt(src, s.name, id));
-    this.#owed.set(src, (this.#owed.get(src) ?? 0) + 1);
-    this.#defer(() => this.#receipt(src, s.name, id, receipt, now), () => {});
+    this.#owe(src, s.name, id, now);
+  }
+
+  /** Records, in the turn's batch, that `owner` is owed a "200" from `from` about its `id`. */
+  #owe(owner: string, from: string, id: number, now: number): void {
+    const receipt = this.#write(() => this.#store.putReceipt(owner, from, id));
+    this.#owed.set(owner, (this.#owed.get(owner) ?? 0) + 1);
+    this.#defer(() => this.#receipt(owner, from, id, receipt, now), () => {});
   }
 
   /** Once the receipt is durable: hands `owner` the late "200" now if online, else keeps it. */
@@ -1134,16 +1140,7 @@ export class ServerCore {
           s.order,
         ),
       );
-    let page = "";
-    for (const line of lines) {
-      if (textEncoder.encode(page + line).length >= MAX_PAYLOAD_SIZE) {
-        reply(page);
-        page = "";
-      }
-      page += page === "" ? line : `\n${line}`;
-    }
-    if (page !== "") reply(page);
-    reply("");
+    for (const page of linePages(lines)) reply(page);
   }
 
   /** Sends ACK `code` about `owner`'s message `id` to `from`, if `owner` is online. */
@@ -1238,16 +1235,12 @@ export class ServerCore {
       send: (conn, bytes) => this.#outbox.send(conn, bytes),
       session: (name) => this.#byName.get(name),
       knownUser: (name) => this.#users.has(name) || this.#invited(name),
-      roomMembers: (room) => this.#rooms.snapshot().get(room)?.keys(),
+      roomMembers: (room) => this.#rooms.members(room),
       write: (fn) => this.#write(fn),
       defer: (ok, fail) => this.#defer(ok, fail),
       answer: (s, src, id, code) => this.#answerOn(s as Session, src, id, code),
       reject: (s, code, id, reason, now) => this.#reject(s as Session, code, id, reason, now),
-      owe: (owner, from, id, now) => {
-        const receipt = this.#write(() => this.#store.putReceipt(owner, from, id));
-        this.#owed.set(owner, (this.#owed.get(owner) ?? 0) + 1);
-        this.#defer(() => this.#receipt(owner, from, id, receipt, now), () => {});
-      },
+      owe: (owner, from, id, now) => this.#owe(owner, from, id, now),
       log: (level, event, fields) => this.#log(level, event, fields),
     }, {
       ...(options.maxFile === undefined ? {} : { maxFile: options.maxFile }),

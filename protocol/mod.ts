@@ -11,6 +11,7 @@ export * from "./frame.ts";
 export * from "./frame_error.ts";
 export * from "./frame_type.ts";
 export * from "./hello.ts";
+export * from "./line_pages.ts";
 export * from "./password.ts";
 export * from "./timed.ts";
 export * from "./username.ts";
