@@ -2,6 +2,7 @@
  * Terminal rendering as pure functions: an event in, the text of its line(s) out. No I/O here;
  * the commands write what these return.
  */
+import { isRoom } from "../protocol/mod.ts";
 
 /** How lines are drawn. */
 export interface RenderOptions {
@@ -105,7 +106,7 @@ export function renderFate(
     : fate === "stored"
     ? `… stored: ${to} gets it at next login`
     : fate === "unknown user"
-    ? `✗ ${to} is not a user here`
+    ? `✗ ${to} is not a ${isRoom(to) ? "room" : "user"} here`
     : `✗ not sent (${fate})`;
   return `${dim(`[${clock}]`, options)} ${paintName(options.me, options)} → ${
     paintName(to, options)

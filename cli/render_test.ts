@@ -81,6 +81,10 @@ Deno.test("renderFate() draws each fate", () => {
     "[09:05] alice → zed: hi  ✗ zed is not a user here",
   );
   assert.equal(
+    renderFate("#nope", "unknown user", "hi", AT, PLAIN),
+    "[09:05] alice → #nope: hi  ✗ #nope is not a room here",
+  );
+  assert.equal(
     renderFate("bob", "rejected", "hi", AT, PLAIN),
     "[09:05] alice → bob: hi  ✗ not sent (rejected)",
   );
