@@ -1,6 +1,7 @@
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { destinationProblem } from "../client_rooms.ts";
+import { decodeHistoryBlock } from "../store/history_block.ts";
 import { parseFlags } from "./flags.ts";
 import { sanitize } from "./render.ts";
 import { UsageError } from "./usage_error.ts";
@@ -162,20 +163,6 @@ export async function runLog(command: LogCommand): Promise<number> {
     if (table === undefined) {
       throw new Error(`log: ${path} has no history (written by an older tinychat server)`);
     }
-    const where: string[] = [];
-    const params: (string | number)[] = [];
-    if (command.user !== undefined) {
-      where.push("(src = ? OR dst = ?)");
-      params.push(command.user, command.user);
-    }
-    if (command.since !== undefined) {
-      where.push("sent_at >= ?");
-      params.push(command.since);
-    }
-    const sql = `SELECT seq, src, dst, sent_at, payload, kind FROM history${
-      where.length === 0 ? "" : ` WHERE ${where.join(" AND ")}`
-    } ORDER BY seq`;
-    const decoder = new TextDecoder();
     const encoder = new TextEncoder();
     let out = "";
     const flush = async () => {
@@ -185,23 +172,8 @@ export async function runLog(command: LogCommand): Promise<number> {
       while (offset < bytes.length) offset += await Deno.stdout.write(bytes.subarray(offset));
     };
     try {
-      for (const row of db.prepare(sql).iterate(...params)) {
-        const r = row as {
-          seq: number;
-          src: string;
-          dst: string;
-          sent_at: number;
-          payload: Uint8Array;
-          kind: number;
-        };
-        out += renderLogLine({
-          seq: Number(r.seq),
-          at: Number(r.sent_at),
-          from: r.src,
-          to: r.dst,
-          text: decoder.decode(r.payload),
-          kind: Number(r.kind),
-        }, command.json) + "\n";
+      for (const line of historyLines(db, command)) {
+        out += renderLogLine(line, command.json) + "\n";
         if (out.length >= 65536) await flush();
       }
       await flush();
@@ -213,5 +185,117 @@ export async function runLog(command: LogCommand): Promise<number> {
     return 0;
   } finally {
     db.close();
+  }
+}
+
+/**
+ * The history in a tinychat database, as `command` filters it (`user`, `since`), in seq order:
+ * the rows of the `history` table merged with the direct messages kept in blocks.
+ *
+ * @example
+ * ```ts
+ * import { DatabaseSync } from "node:sqlite";
+ * import { historyLines } from "./log.ts";
+ * const db = new DatabaseSync("./tinychat-data/tinychat.db", { readOnly: true });
+ * for (const line of historyLines(db, { user: "alice", since: undefined })) console.log(line.text);
+ * ```
+ */
+export function historyLines(
+  db: DatabaseSync,
+  command: Pick<LogCommand, "user" | "since">,
+): Generator<LogLine> {
+  const decoder = new TextDecoder();
+  return merged(rowLines(db, command, decoder), blockLines(db, command, decoder));
+}
+
+/** The rows of the history table (rooms, file notices, older direct messages), in seq order. */
+function* rowLines(
+  db: DatabaseSync,
+  command: Pick<LogCommand, "user" | "since">,
+  decoder: TextDecoder,
+): Generator<LogLine> {
+  const where: string[] = [];
+  const params: (string | number)[] = [];
+  if (command.user !== undefined) {
+    where.push("(src = ? OR dst = ?)");
+    params.push(command.user, command.user);
+  }
+  if (command.since !== undefined) {
+    where.push("sent_at >= ?");
+    params.push(command.since);
+  }
+  const sql = `SELECT seq, src, dst, sent_at, payload, kind FROM history${
+    where.length === 0 ? "" : ` WHERE ${where.join(" AND ")}`
+  } ORDER BY seq`;
+  for (const row of db.prepare(sql).iterate(...params)) {
+    yield {
+      seq: Number(row.seq),
+      at: Number(row.sent_at),
+      from: String(row.src),
+      to: String(row.dst),
+      text: decoder.decode(row.payload as Uint8Array),
+      kind: Number(row.kind),
+    };
+  }
+}
+
+/**
+ * The direct messages kept in blocks (store/history_block.ts), in seq order: those their
+ * conversation's link to the block keeps (retention unlinks them, or moves its `from_seq` up).
+ */
+function* blockLines(
+  db: DatabaseSync,
+  command: Pick<LogCommand, "user" | "since">,
+  decoder: TextDecoder,
+): Generator<LogLine> {
+  const table = db.prepare(
+    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'history_blocks'",
+  ).get();
+  if (table === undefined) return;
+  const linked = db.prepare(
+    "SELECT from_seq FROM history_block_convs WHERE conv = ? AND block = ?",
+  );
+  const blocks = db.prepare(
+    "SELECT block, data FROM history_blocks WHERE last_at >= ? ORDER BY block",
+  );
+  const { user, since } = command;
+  for (const row of blocks.iterate(since ?? Number.MIN_SAFE_INTEGER)) {
+    const block = Number(row.block);
+    // The first seq of each conversation its link keeps (none: Infinity).
+    const froms = new Map<string, number>();
+    for (const e of decodeHistoryBlock(row.data as Uint8Array, block)) {
+      if (user !== undefined && e.src !== user && e.dst !== user) continue;
+      if (since !== undefined && e.sentAt < since) continue;
+      let from = froms.get(e.conv);
+      if (from === undefined) {
+        const link = linked.get(e.conv, block);
+        from = link === undefined ? Infinity : Number(link.from_seq);
+        froms.set(e.conv, from);
+      }
+      if (e.seq < from) continue;
+      yield {
+        seq: e.seq,
+        at: e.sentAt,
+        from: e.src,
+        to: e.dst,
+        text: decoder.decode(e.payload),
+        kind: 0,
+      };
+    }
+  }
+}
+
+/** Two seq-ordered streams as one. */
+function* merged(a: Iterator<LogLine>, b: Iterator<LogLine>): Generator<LogLine> {
+  let x = a.next();
+  let y = b.next();
+  while (!x.done || !y.done) {
+    if (y.done || (!x.done && x.value.seq < y.value.seq)) {
+      yield x.value as LogLine;
+      x = a.next();
+    } else {
+      yield y.value;
+      y = b.next();
+    }
   }
 }

@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
-import { localDateTime, parseLogArgs, parseSince, renderLogLine } from "./log.ts";
+import { DatabaseSync } from "node:sqlite";
+import { historyLines, localDateTime, parseLogArgs, parseSince, renderLogLine } from "./log.ts";
+import { SqliteStore } from "../store/sqlite_store.ts";
+import { conversationOf } from "../store/store.ts";
 import { UsageError } from "./usage_error.ts";
 
 const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
@@ -72,4 +75,79 @@ Deno.test("renderLogLine() --json: one object with seq, at (ISO), from, to, text
     text: "[file a.png, 12 bytes]",
     kind: "file",
   });
+});
+
+Deno.test("historyLines() merges the direct messages kept in blocks with the rows, in seq order", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "tinychat-log-test-" });
+  const path = `${dir}/tinychat.db`;
+  try {
+    const store = new SqliteStore(path);
+    const text = (t: string) => new TextEncoder().encode(t);
+    const direct = (src: string, dst: string, t: string, at: number) =>
+      store.queueHistory({
+        conv: conversationOf(src, dst),
+        src,
+        dst,
+        id: 1,
+        sentAt: at,
+        payload: text(t),
+      });
+    direct("alice", "bob", "hi bob", 1000);
+    direct("carol", "dave", "hi dave", 1001);
+    store.appendHistory({
+      conv: "#all",
+      src: "bob",
+      dst: "#all",
+      id: 2,
+      sentAt: 2000,
+      payload: text("hello all"),
+      kind: 0,
+    });
+    direct("bob", "alice", "hi alice", 3000);
+    store.flushHistory();
+    direct("carol", "dave", "later", 4000);
+    store.close();
+    const db = new DatabaseSync(path, { readOnly: true });
+    try {
+      const lines = (user: string | undefined, since: number | undefined) =>
+        [...historyLines(db, { user, since })].map((l) => `${l.from}>${l.to}:${l.text}@${l.at}`);
+      assert.deepEqual(lines(undefined, undefined), [
+        "alice>bob:hi bob@1000",
+        "carol>dave:hi dave@1001",
+        "bob>#all:hello all@2000",
+        "bob>alice:hi alice@3000",
+        "carol>dave:later@4000",
+      ]);
+      const seqs = [...historyLines(db, { user: undefined, since: undefined })].map((l) => l.seq);
+      assert.deepEqual(seqs, [...new Set(seqs)].sort((a, b) => a - b));
+      assert.deepEqual(lines("bob", undefined), [
+        "alice>bob:hi bob@1000",
+        "bob>#all:hello all@2000",
+        "bob>alice:hi alice@3000",
+      ]);
+      assert.deepEqual(lines(undefined, 1001), [
+        "carol>dave:hi dave@1001",
+        "bob>#all:hello all@2000",
+        "bob>alice:hi alice@3000",
+        "carol>dave:later@4000",
+      ]);
+    } finally {
+      db.close();
+    }
+    // Entries whose conversation let go of their block (retention) are not printed.
+    const again = new SqliteStore(path);
+    again.trimHistory("carol\ndave", 1, 100);
+    again.close();
+    const db2 = new DatabaseSync(path, { readOnly: true });
+    try {
+      assert.deepEqual(
+        [...historyLines(db2, { user: "dave", since: undefined })].map((l) => l.text),
+        ["later"],
+      );
+    } finally {
+      db2.close();
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });

@@ -151,8 +151,8 @@ export class Rooms {
 
   /**
    * A direct message was accepted: append it to the history. Queued in the store, and written
-   * from the next sweep (about a second) or once many wait: a write and a commit per turn of
-   * live traffic would cost more than its delivery.
+   * as one block from the next sweep (about a second) or once many wait: a write and a commit
+   * per turn of live traffic would cost more than its delivery.
    */
   direct(src: string, dst: string, id: number, payload: Uint8Array, now: number): void {
     const conv = conversationOf(src, dst);
@@ -354,8 +354,8 @@ export class Rooms {
       try {
         this.#host.begin();
         const deleted = this.#store.expireHistory(now - this.#maxAgeMs, RETENTION_STEP);
-        // More to delete: again at the next sweep.
-        this.#nextExpire = deleted === RETENTION_STEP ? now : now + EXPIRE_EVERY_MS;
+        // More to delete: again at the next sweep (a step deletes whole blocks: maybe more).
+        this.#nextExpire = deleted >= RETENTION_STEP ? now : now + EXPIRE_EVERY_MS;
         if (deleted > 0) this.#host.log("info", "history-expired", { deleted });
       } catch (error) {
         this.#nextExpire = now + EXPIRE_EVERY_MS;

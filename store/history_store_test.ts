@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import { MemoryStore } from "./memory_store.ts";
 import { SqliteStore } from "./sqlite_store.ts";
 import { conversationOf, type HistoryEntry, type Store } from "./store.ts";
@@ -179,4 +180,212 @@ Deno.test("SqliteStore.close() writes queued history made outside a batch", () =
   using f = make();
   f.store.queueHistory(queued("alice", "bob", 1));
   assert.equal(f.reopen().historyHead("alice\nbob"), 1);
+});
+
+/** Queues `n` entries alternating between `a` and `b` from id `from`, then flushes them as one block. */
+function queueBlock(s: Store, a: string, b: string, from: number, n: number): void {
+  for (let i = from; i < from + n; i++) s.queueHistory(queued(i % 2 ? a : b, i % 2 ? b : a, i));
+  s.flushHistory();
+}
+
+for (const [name, make] of stores) {
+  Deno.test(`${name}.historyBefore() merges queued direct entries with rows of the same conversation, page by page`, () => {
+    using f = make();
+    const s = f.store;
+    s.begin();
+    queueBlock(s, "alice", "bob", 1, 3);
+    s.queueHistory(queued("carol", "bob", 100));
+    s.appendHistory({ ...entry("alice", "bob", 4), kind: 1 });
+    queueBlock(s, "alice", "bob", 5, 3);
+    s.appendHistory(entry("alice", "bob", 8));
+    s.queueHistory(queued("bob", "alice", 9));
+    s.commit();
+    for (const reopen of [false, true]) {
+      const store = reopen ? f.reopen() : s;
+      const all = store.historyBefore("alice\nbob", Infinity, 100);
+      assert.deepEqual(all.map((e) => e.id), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      assert.deepEqual(all.map((e) => e.kind), [0, 0, 0, 1, 0, 0, 0, 0, 0]);
+      assert.equal(body(all[4]!), "alice>bob#5");
+      assert.deepEqual(all.map((e) => e.sentAt), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      const newest = store.historyBefore("alice\nbob", Infinity, 4);
+      assert.deepEqual(newest.map((e) => e.id), [6, 7, 8, 9]);
+      const older = store.historyBefore("alice\nbob", newest[0]!.seq, 4);
+      assert.deepEqual(older.map((e) => e.id), [2, 3, 4, 5]);
+      assert.deepEqual(store.historyBefore("bob\ncarol", Infinity, 10).map((e) => e.id), [100]);
+      assert.equal(store.historyHead("alice\nbob"), all.at(-1)!.seq);
+      assert.equal(
+        store.historyHead("bob\ncarol"),
+        store.historyBefore("bob\ncarol", Infinity, 1)[0]!.seq,
+      );
+    }
+  });
+
+  Deno.test(`${name} gives queued direct entries seqs no room row has, in order, across a reopen`, () => {
+    using f = make();
+    let s = f.store;
+    s.begin();
+    for (let i = 1; i <= 5; i++) {
+      s.queueHistory(queued("alice", "bob", i));
+      s.appendHistory(entry("carol", "#dev", 100 + i));
+      s.queueHistory(queued("bob", "dave", 200 + i));
+    }
+    s.commit();
+    s = f.reopen();
+    s.queueHistory(queued("alice", "bob", 6));
+    const room = s.appendHistory(entry("carol", "#dev", 106));
+    const all = s.historyAfter({ after: 0, limit: 100 });
+    assert.deepEqual(
+      all.map((e) => e.id),
+      [1, 101, 201, 2, 102, 202, 3, 103, 203, 4, 104, 204, 5, 105, 205, 6, 106],
+    );
+    const seqs = all.map((e) => e.seq);
+    assert.deepEqual(seqs, [...new Set(seqs)].sort((a, b) => a - b));
+    assert.equal(room, seqs.at(-1));
+    assert.deepEqual(
+      s.historyAfter({ conv: "alice\nbob", after: seqs[3]!, limit: 2 }).map((e) => e.id),
+      [3, 4],
+    );
+    assert.deepEqual(
+      s.historyAfter({ conv: "alice\nbob", after: 0, limit: 10, notFrom: "alice" }).map((e) =>
+        e.id
+      ),
+      [],
+    );
+  });
+
+  Deno.test(`${name}.trimHistory() of a direct conversation drops its oldest blocks, not the others' entries`, () => {
+    using f = make();
+    const s = f.store;
+    // Blocks of 5 entries of alice/bob, each shared with an entry of carol/dave.
+    for (let k = 0; k < 4; k++) {
+      s.queueHistory(queued("carol", "dave", 100 + k));
+      queueBlock(s, "alice", "bob", 1 + 5 * k, 5);
+    }
+    assert.equal(s.trimHistory("alice\nbob", 10, 5), 5);
+    assert.equal(s.trimHistory("alice\nbob", 10, 100), 5);
+    assert.equal(s.trimHistory("alice\nbob", 10, 100), 0);
+    const kept = f.reopen().historyBefore("alice\nbob", Infinity, 100);
+    assert.deepEqual(kept.map((e) => e.id), [11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
+    assert.deepEqual(f.store.historyBefore("carol\ndave", Infinity, 100).map((e) => e.id), [
+      100,
+      101,
+      102,
+      103,
+    ]);
+    // The trimmed entries are gone from every query.
+    const ids = f.store.historyAfter({ after: 0, limit: 100 }).map((e) => e.id);
+    assert.equal(ids.filter((id) => id < 11).length, 0);
+    assert.equal(ids.length, 14);
+  });
+
+  Deno.test(`${name}.trimHistory() keeps exactly the newest entries of a conversation, within a block too`, () => {
+    using f = make();
+    const s = f.store;
+    for (let i = 1; i <= 10; i++) {
+      s.queueHistory(queued("alice", "bob", i));
+      s.queueHistory(queued("carol", "dave", 100 + i));
+    }
+    s.appendHistory({ ...entry("alice", "bob", 11), kind: 1 });
+    s.flushHistory();
+    assert.equal(s.trimHistory("alice\nbob", 8, 2), 2);
+    assert.equal(s.trimHistory("alice\nbob", 8, 100), 1);
+    assert.equal(s.trimHistory("alice\nbob", 8, 100), 0);
+    const r = f.reopen();
+    assert.deepEqual(r.historyBefore("alice\nbob", Infinity, 100).map((e) => e.id), [
+      4,
+      5,
+      6,
+      7,
+      8,
+      9,
+      10,
+      11,
+    ]);
+    assert.deepEqual(r.historyBefore("alice\nbob", Infinity, 2).map((e) => e.id), [10, 11]);
+    assert.equal(r.historyBefore("carol\ndave", Infinity, 100).length, 10);
+    const all = r.historyAfter({ after: 0, limit: 100 }).map((e) => e.id);
+    assert.deepEqual(all.filter((id) => id < 100), [4, 5, 6, 7, 8, 9, 10, 11]);
+    assert.equal(all.length, 18);
+    assert.deepEqual(
+      r.historyAfter({ conv: "alice\nbob", after: 0, limit: 2 }).map((e) => e.id),
+      [4, 5],
+    );
+    assert.equal(r.trimHistory("alice\nbob", 1, 100), 7);
+    assert.deepEqual(r.historyBefore("alice\nbob", Infinity, 100).map((e) => e.id), [11]);
+  });
+
+  Deno.test(`${name}.expireHistory() deletes blocks whose entries are all older, and rows`, () => {
+    using f = make();
+    const s = f.store;
+    for (let k = 0; k < 3; k++) {
+      for (let i = 1; i <= 4; i++) {
+        const id = 4 * k + i;
+        s.queueHistory({ ...queued("alice", "bob", id), sentAt: 1000 * k + i });
+      }
+      s.flushHistory();
+    }
+    s.appendHistory(entry("alice", "bob", 50, 1500));
+    // Block 0 (1..4) is older than 1005; block 1 (1001..1004) is not: kept whole.
+    const deleted = s.expireHistory(1003, 100);
+    assert.ok(deleted >= 4, `deleted ${deleted}`);
+    const ids = f.reopen().historyBefore("alice\nbob", Infinity, 100).map((e) => e.id);
+    // Whole blocks in SQLite (5 and 6 stay with 7 and 8), single entries in memory.
+    assert.deepEqual(ids.filter((id) => id >= 7), [7, 8, 9, 10, 11, 12, 50]);
+    assert.equal(ids.filter((id) => id <= 4).length, 0);
+    assert.ok(f.store.expireHistory(10_000, 100) > 0);
+    assert.deepEqual(f.store.historyBefore("alice\nbob", Infinity, 100), []);
+    assert.equal(f.store.historyHead("alice\nbob"), 0);
+  });
+}
+
+Deno.test("SqliteStore writes a flush of queued entries as one block row, whatever their number", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "tinychat-history-test-" });
+  const path = `${dir}/tinychat.db`;
+  try {
+    const s = new SqliteStore(path);
+    s.begin();
+    for (let i = 1; i <= 1500; i++) s.queueHistory(queued(`u${i % 7}`, `v${i % 3}`, i));
+    s.commit();
+    // One full block of 1024 went on its own; the rest goes at close().
+    s.close();
+    const db = new DatabaseSync(path, { readOnly: true });
+    try {
+      const blocks = db.prepare("SELECT block, count FROM history_blocks ORDER BY block").all();
+      assert.deepEqual(blocks.map((b) => Number(b.count)), [1024, 476]);
+      assert.equal(Number(blocks[1]!.block), Number(blocks[0]!.block) + 1024);
+      const links = db.prepare("SELECT count(*) AS n, sum(count) AS m FROM history_block_convs")
+        .get()!;
+      assert.deepEqual([Number(links.n), Number(links.m)], [42, 1500]);
+      assert.equal(Number(db.prepare("SELECT count(*) AS n FROM history").get()!.n), 0);
+    } finally {
+      db.close();
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("SqliteStore.trimHistory() deletes a block once no conversation links it", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "tinychat-history-test-" });
+  const path = `${dir}/tinychat.db`;
+  try {
+    const s = new SqliteStore(path);
+    queueBlock(s, "alice", "bob", 1, 4);
+    s.queueHistory(queued("carol", "dave", 10));
+    queueBlock(s, "alice", "bob", 5, 4);
+    queueBlock(s, "alice", "bob", 9, 4);
+    assert.equal(s.trimHistory("alice\nbob", 4, 100), 8);
+    assert.equal(s.trimHistory("carol\ndave", 0, 100), 1);
+    s.close();
+    const db = new DatabaseSync(path, { readOnly: true });
+    try {
+      const counts = db.prepare("SELECT count FROM history_blocks ORDER BY block").all();
+      assert.deepEqual(counts.map((b) => Number(b.count)), [4]);
+      assert.equal(Number(db.prepare("SELECT count(*) AS n FROM history_block_convs").get()!.n), 1);
+    } finally {
+      db.close();
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });

@@ -4,10 +4,18 @@ import { makePrivateFile } from "./private_file.ts";
 import type { Account, Receipt, Store, StoredMessage } from "./store.ts";
 import type { HistoryEntry, HistoryQuery, RoomMember } from "./store.ts";
 import type { StoredFile } from "./store.ts";
+import { BLOCK_MAX_ENTRIES, type BlockEntry, decodeHistoryBlock } from "./history_block.ts";
+import { HistoryBlockWriter } from "./history_block.ts";
 
 /**
  * 2 added `accounts`; 3 dropped the indexes of `messages` (kept in memory: `MessageIndex`); 4
  * added the history, the rooms and the files. An older file is upgraded when it is opened.
+ *
+ * The history: rooms' messages and file notices are rows of `history`; direct messages are
+ * written in blocks (`history_blocks`, one row per flush: store/history_block.ts) whose seqs
+ * come from the same sequence. `history_block_convs` links a conversation to a block, with its
+ * number of entries there (`count`) and the first of them still kept (`from_seq`, raised by
+ * `trimHistory`).
  */
 const SCHEMA_VERSION = 4;
 /** Rows a batch's messages are inserted with per statement (SQLite allows 32766 parameters). */
@@ -179,6 +187,21 @@ export class SqliteStore implements Store {
         recipient TEXT NOT NULL,
         PRIMARY KEY (fid, recipient)
       ) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS history_blocks (
+        block INTEGER PRIMARY KEY,
+        first_seq INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        last_at INTEGER NOT NULL,
+        data BLOB NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS history_block_convs (
+        conv TEXT NOT NULL,
+        block INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        from_seq INTEGER NOT NULL,
+        PRIMARY KEY (conv, block)
+      ) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS history_block_convs_by_block ON history_block_convs (block);
       PRAGMA user_version = ${SCHEMA_VERSION};
     `);
     const prepare = (sql: string) => this.#db.prepare(sql);
@@ -508,12 +531,6 @@ export class SqliteStore implements Store {
         `INSERT INTO history (conv, src, dst, msg_id, sent_at, payload, kind)
           VALUES (?, ?, ?, ?, ?, ?, ?)`,
       ),
-      appendOne: prepare(`INSERT INTO history ${QUEUED_COLUMNS} VALUES (?, ?, ?, ?, ?, ?)`),
-      appendMany: prepare(
-        `INSERT INTO history ${QUEUED_COLUMNS} VALUES ${
-          Array.from({ length: QUEUED_PER_INSERT }, () => "(?, ?, ?, ?, ?, ?)").join(", ")
-        }`,
-      ),
       before: prepare(
         `SELECT ${columns} FROM (SELECT ${columns} FROM history WHERE conv = ? AND seq < ?
           ORDER BY seq DESC LIMIT ?) ORDER BY seq`,
@@ -538,6 +555,52 @@ export class SqliteStore implements Store {
         `DELETE FROM history WHERE seq IN (SELECT seq FROM
           (SELECT seq, sent_at FROM history ORDER BY seq LIMIT ?) WHERE sent_at < ?)`,
       ),
+      // The history's sequence, taken by blocks as AUTOINCREMENT takes it for rows.
+      reserve: prepare(
+        "UPDATE sqlite_sequence SET seq = seq + ? WHERE name = 'history' RETURNING seq",
+      ),
+      sequence: prepare(
+        `INSERT INTO sqlite_sequence (name, seq) SELECT 'history', max(
+            coalesce((SELECT max(seq) FROM history), 0),
+            coalesce((SELECT block + count - 1 FROM history_blocks ORDER BY block DESC LIMIT 1), 0))
+          WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'history')`,
+      ),
+      putBlock: prepare(
+        "INSERT INTO history_blocks (block, first_seq, count, last_at, data) VALUES (?, ?, ?, ?, ?)",
+      ),
+      link: prepare(
+        "INSERT INTO history_block_convs (conv, block, count, from_seq) VALUES (?, ?, ?, ?)",
+      ),
+      blocksBefore: prepare(
+        `SELECT c.block AS block, c.from_seq AS from_seq, b.data AS data FROM history_block_convs c
+          JOIN history_blocks b ON b.block = c.block
+          WHERE c.conv = ? AND c.block < ? ORDER BY c.block DESC LIMIT ?`,
+      ),
+      blocksAfterConv: prepare(
+        `SELECT c.block AS block, c.from_seq AS from_seq, b.data AS data FROM history_block_convs c
+          JOIN history_blocks b ON b.block = c.block
+          WHERE c.conv = ? AND c.block > ? AND c.block <= ? ORDER BY c.block LIMIT ?`,
+      ),
+      blocksAfterAll: prepare(
+        "SELECT block, data FROM history_blocks WHERE block > ? AND block <= ? ORDER BY block LIMIT ?",
+      ),
+      fromSeq: prepare("SELECT from_seq FROM history_block_convs WHERE conv = ? AND block = ?"),
+      links: prepare(
+        "SELECT block, count, from_seq FROM history_block_convs WHERE conv = ? ORDER BY block",
+      ),
+      trimLink: prepare(
+        "UPDATE history_block_convs SET count = ?, from_seq = ? WHERE conv = ? AND block = ?",
+      ),
+      oldestRows: prepare("SELECT seq FROM history WHERE conv = ? ORDER BY seq LIMIT ?"),
+      deleteRow: prepare("DELETE FROM history WHERE seq = ?"),
+      unlink: prepare("DELETE FROM history_block_convs WHERE conv = ? AND block = ?"),
+      linked: prepare("SELECT 1 FROM history_block_convs WHERE block = ? LIMIT 1"),
+      blockData: prepare("SELECT data FROM history_blocks WHERE block = ?"),
+      unlinkBlock: prepare("DELETE FROM history_block_convs WHERE block = ?"),
+      deleteBlock: prepare("DELETE FROM history_blocks WHERE block = ?"),
+      oldestBlocks: prepare(
+        "SELECT block, count, last_at FROM history_blocks ORDER BY block LIMIT ?",
+      ),
       rooms: prepare("SELECT name, created_at FROM rooms"),
       addRoom: prepare("INSERT OR IGNORE INTO rooms (name, created_at) VALUES (?, ?)"),
       members: prepare("SELECT room, name, cursor, joined_at FROM room_members"),
@@ -550,59 +613,49 @@ export class SqliteStore implements Store {
     return this.#historyStatements;
   }
 
-  /**
-   * Queued entries, as the parameters of `QUEUED_COLUMNS` row by row: a message's entry costs an
-   * insert among many, and no commit of its own.
-   */
-  #queued: (string | number | Uint8Array)[] = [];
-  /** Copies of the queued payloads (the caller's may be a view into a buffer it reuses). */
-  #queuedArena: Uint8Array | undefined;
-  #queuedArenaUsed = 0;
+  /** Direct-message entries waiting to be written as one block (made at the first use). */
+  #block: HistoryBlockWriter | undefined;
 
   queueHistory(entry: Omit<HistoryEntry, "seq" | "kind">): void {
-    const { conv, src, dst, id, sentAt, payload } = entry;
-    if (payload.length > QUEUED_ARENA_BYTES - this.#queuedArenaUsed) this.flushHistory();
-    let copy: Uint8Array;
-    const end = this.#queuedArenaUsed + payload.length;
-    if (end <= QUEUED_ARENA_BYTES) {
-      // Made at the first use: a process that only reads or changes accounts never needs it.
-      this.#queuedArena ??= new Uint8Array(QUEUED_ARENA_BYTES);
-      this.#queuedArena.set(payload, this.#queuedArenaUsed);
-      copy = this.#queuedArena.subarray(this.#queuedArenaUsed, end);
-      this.#queuedArenaUsed = end;
-    } else copy = payload.slice();
-    this.#queued.push(conv, src, dst, id, sentAt, copy);
-    if (this.#queued.length >= QUEUED_ROWS * 6) this.flushHistory();
+    const block = this.#block ??= new HistoryBlockWriter();
+    // The conversation is not kept: the block derives it from src and dst.
+    block.add(entry.src, entry.dst, entry.id, entry.sentAt, entry.payload);
+    if (block.full) this.flushHistory();
   }
 
   /**
-   * Inserts the queued entries: in the open batch, else in a transaction of their own (durable
-   * with the next sync, as any commit of a store that syncs in the background). Not at every
-   * commit: many entries in one insert touch each page of the history's index once.
+   * Writes the queued entries as one block: in the open batch, else in a transaction of its own
+   * (durable with the next sync, as any commit of a store that syncs in the background). One row
+   * and a link per conversation, whatever the number of entries: their seqs are a range taken
+   * from the history's own sequence, so they never collide with its rows.
    */
   flushHistory(): void {
-    const rows = this.#queued;
-    if (rows.length === 0) return;
+    const writer = this.#block;
+    if (writer === undefined || writer.count === 0) return;
     const own = !this.#inBatch;
     try {
       if (own) this.#db.exec("BEGIN IMMEDIATE");
+      const block = writer.take();
       const st = this.#hs();
-      const many = QUEUED_PER_INSERT * 6;
-      let i = 0;
-      for (; i + many <= rows.length; i += many) st.appendMany.run(...rows.slice(i, i + many));
-      for (; i < rows.length; i += 6) st.appendOne.run(...rows.slice(i, i + 6));
+      let row = st.reserve.get(block.count);
+      if (row === undefined) {
+        st.sequence.run();
+        row = st.reserve.get(block.count)!;
+      }
+      const first = Number(row.seq) - block.count + 1;
+      st.putBlock.run(first, first, block.count, block.lastAt, block.data);
+      for (const [conv, n] of block.convs) st.link.run(conv, first, n, first);
       if (own) this.#db.exec("COMMIT");
     } catch (error) {
       if (own && this.#db.isTransaction) this.#db.exec("ROLLBACK");
       throw error;
     } finally {
-      this.#dropQueuedHistory();
+      writer.clear();
     }
   }
 
   #dropQueuedHistory(): void {
-    this.#queued.length = 0;
-    this.#queuedArenaUsed = 0;
+    this.#block?.clear();
   }
 
   appendHistory(entry: Omit<HistoryEntry, "seq">): number {
@@ -616,35 +669,150 @@ export class SqliteStore implements Store {
   historyBefore(conv: string, before: number, limit: number): HistoryEntry[] {
     this.flushHistory();
     const bound = Number.isFinite(before) ? before : Number.MAX_SAFE_INTEGER;
-    return this.#hs().before.all(conv, bound, limit).map(toHistoryEntry);
+    const st = this.#hs();
+    const rows = st.before.all(conv, bound, limit).map(toHistoryEntry);
+    if (!isDirect(conv) || limit <= 0) return rows;
+    // The newest `limit` of the blocks' entries, newest block first, then merged with the rows.
+    const found: HistoryEntry[] = [];
+    for (let below = bound; found.length < limit;) {
+      const blocks = st.blocksBefore.all(conv, below, BLOCKS_PER_READ);
+      for (const b of blocks) {
+        const entries = decodeHistoryBlock(b.data as Uint8Array, Number(b.block), conv);
+        const from = Number(b.from_seq);
+        for (let i = entries.length - 1; i >= 0 && found.length < limit; i--) {
+          const e = entries[i]!;
+          if (e.seq < from) break;
+          if (e.seq < bound) found.push(blockEntry(e));
+        }
+        if (found.length >= limit) break;
+      }
+      if (blocks.length < BLOCKS_PER_READ) break;
+      below = Number(blocks.at(-1)!.block);
+    }
+    if (found.length === 0) return rows;
+    return rows.concat(found).sort((a, b) => a.seq - b.seq).slice(-limit);
   }
 
   historyAfter(query: HistoryQuery): HistoryEntry[] {
     this.flushHistory();
     const until = query.until ?? Number.MAX_SAFE_INTEGER;
     const notFrom = query.notFrom ?? "";
+    const { conv, after, limit } = query;
     const st = this.#hs();
-    const rows = query.conv === undefined
-      ? st.afterAll.all(query.after, until, notFrom, query.limit)
-      : st.afterConv.all(query.conv, query.after, until, notFrom, query.limit);
-    return rows.map(toHistoryEntry);
+    const rows =
+      (conv === undefined
+        ? st.afterAll.all(after, until, notFrom, limit)
+        : st.afterConv.all(conv, after, until, notFrom, limit)).map(toHistoryEntry);
+    if ((conv !== undefined && !isDirect(conv)) || limit <= 0) return rows;
+    const found: HistoryEntry[] = [];
+    // A block starting below `after` may hold seqs above it.
+    for (let above = after - BLOCK_MAX_ENTRIES; found.length < limit;) {
+      const blocks = conv === undefined
+        ? st.blocksAfterAll.all(above, until, BLOCKS_PER_READ)
+        : st.blocksAfterConv.all(conv, above, until, BLOCKS_PER_READ);
+      for (const b of blocks) {
+        const block = Number(b.block);
+        // Without a conversation: only the entries its conversation's link to the block keeps.
+        const froms = new Map<string, number>();
+        if (conv !== undefined) froms.set(conv, Number(b.from_seq));
+        for (const e of decodeHistoryBlock(b.data as Uint8Array, block, conv)) {
+          if (e.seq <= after || e.seq > until || e.src === notFrom) continue;
+          let from = froms.get(e.conv);
+          if (from === undefined) {
+            const link = st.fromSeq.get(e.conv, block);
+            from = link === undefined ? Infinity : Number(link.from_seq);
+            froms.set(e.conv, from);
+          }
+          if (e.seq < from) continue;
+          found.push(blockEntry(e));
+          if (found.length >= limit) break;
+        }
+        if (found.length >= limit) break;
+      }
+      if (blocks.length < BLOCKS_PER_READ) break;
+      above = Number(blocks.at(-1)!.block);
+    }
+    if (found.length === 0) return rows;
+    return rows.concat(found).sort((a, b) => a.seq - b.seq).slice(0, limit);
   }
 
   historyHead(conv: string): number {
     this.flushHistory();
-    return Number(this.#hs().head.get(conv)!.n);
+    const st = this.#hs();
+    const head = Number(st.head.get(conv)!.n);
+    if (!isDirect(conv)) return head;
+    const newest = st.blocksBefore.get(conv, Number.MAX_SAFE_INTEGER, 1);
+    if (newest === undefined) return head;
+    const entries = decodeHistoryBlock(newest.data as Uint8Array, Number(newest.block), conv);
+    return Math.max(head, entries.at(-1)?.seq ?? 0);
   }
 
+  /**
+   * For a direct conversation, oldest first: rows, and the conversation's links to blocks,
+   * whole (a block no conversation links any more is deleted) or, for the last, in part (the
+   * link's `from_seq` hides the older entries of the conversation in that block).
+   */
   trimHistory(conv: string, keep: number, max: number): number {
     this.flushHistory();
-    const excess = Number(this.#hs().count.get(conv)!.n) - keep;
-    if (excess <= 0) return 0;
-    return Number(this.#hs().trim.run(conv, Math.min(excess, max)).changes);
+    const st = this.#hs();
+    if (!isDirect(conv)) {
+      const excess = Number(st.count.get(conv)!.n) - keep;
+      if (excess <= 0) return 0;
+      return Number(st.trim.run(conv, Math.min(excess, max)).changes);
+    }
+    const links = st.links.all(conv).map((r) => ({
+      seq: Number(r.block),
+      n: Number(r.count),
+      from: Number(r.from_seq),
+      row: false,
+    }));
+    let total = Number(st.count.get(conv)!.n);
+    for (const link of links) total += link.n;
+    const quota = Math.min(total - keep, max);
+    if (quota <= 0) return 0;
+    // Rows and blocks never interleave their seqs: each unit is ordered by its first seq.
+    const units = links;
+    for (const r of st.oldestRows.all(conv, quota)) {
+      units.push({ seq: Number(r.seq), n: 1, from: 0, row: true });
+    }
+    units.sort((a, b) => a.seq - b.seq);
+    let deleted = 0;
+    for (const unit of units) {
+      if (deleted === quota) break;
+      if (unit.row) {
+        st.deleteRow.run(unit.seq);
+        deleted++;
+      } else if (unit.n <= quota - deleted) {
+        st.unlink.run(conv, unit.seq);
+        if (st.linked.get(unit.seq) === undefined) st.deleteBlock.run(unit.seq);
+        deleted += unit.n;
+      } else {
+        const drop = quota - deleted;
+        const data = st.blockData.get(unit.seq)!.data as Uint8Array;
+        const mine = decodeHistoryBlock(data, unit.seq, conv).filter((e) => e.seq >= unit.from);
+        st.trimLink.run(unit.n - drop, mine[drop]!.seq, conv, unit.seq);
+        deleted += drop;
+      }
+    }
+    return deleted;
   }
 
+  /**
+   * Rows as before; blocks whole, once their newest entry is older than `before`, oldest first,
+   * until `max` entries are deleted (at least one block when one is due).
+   */
   expireHistory(before: number, max: number): number {
     this.flushHistory();
-    return Number(this.#hs().expire.run(max, before).changes);
+    const st = this.#hs();
+    let deleted = Number(st.expire.run(max, before).changes);
+    for (const b of st.oldestBlocks.all(BLOCKS_PER_EXPIRE)) {
+      if (deleted >= max || Number(b.last_at) >= before) break;
+      const block = Number(b.block);
+      st.unlinkBlock.run(block);
+      st.deleteBlock.run(block);
+      deleted += Number(b.count);
+    }
+    return deleted;
   }
 
   rooms(): { name: string; createdAt: number }[] {
@@ -760,18 +928,22 @@ export class SqliteStore implements Store {
 
 // --- history and rooms
 
-/** The columns of a queued history entry (`kind` is 0, the column's default). */
-const QUEUED_COLUMNS = "(conv, src, dst, msg_id, sent_at, payload)";
-/** Queued entries inserted per statement. */
-const QUEUED_PER_INSERT = 64;
-/** Entries queued at most: then inserted (a pause of a few milliseconds). */
-const QUEUED_ROWS = 1024;
-const QUEUED_ARENA_BYTES = QUEUED_ROWS * 1000;
+/** Blocks read per statement. */
+const BLOCKS_PER_READ = 8;
+/** Blocks looked at per `expireHistory()`. */
+const BLOCKS_PER_EXPIRE = 64;
+
+/** Whether `conv` is a direct conversation (two names), not a room. */
+function isDirect(conv: string): boolean {
+  return conv.includes("\n");
+}
+
+function blockEntry(e: BlockEntry): HistoryEntry {
+  return { ...e, kind: 0 };
+}
 
 type HistoryStatement =
   | "append"
-  | "appendOne"
-  | "appendMany"
   | "before"
   | "afterConv"
   | "afterAll"
@@ -779,6 +951,24 @@ type HistoryStatement =
   | "count"
   | "trim"
   | "expire"
+  | "reserve"
+  | "sequence"
+  | "putBlock"
+  | "link"
+  | "blocksBefore"
+  | "blocksAfterConv"
+  | "blocksAfterAll"
+  | "fromSeq"
+  | "trimLink"
+  | "links"
+  | "oldestRows"
+  | "deleteRow"
+  | "unlink"
+  | "linked"
+  | "blockData"
+  | "unlinkBlock"
+  | "deleteBlock"
+  | "oldestBlocks"
   | "rooms"
   | "addRoom"
   | "members"

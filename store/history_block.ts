@@ -1,0 +1,228 @@
+/**
+ * Blocks of direct-message history: many entries in one blob, written as one row (a row per
+ * entry would cost as much as the message's delivery).
+ *
+ * A block is a name table and then records, big-endian:
+ * `u8 version (1), u16 names, names × (u8 length, UTF-8 bytes)`, then per entry
+ * `f64 sentAt, u32 id, u16 src (name index), u16 dst (name index), u32 length, payload`.
+ * The entries of a block have consecutive seqs from the block's first seq; their conversation
+ * is derived from src and dst (`conversationOf`).
+ *
+ * @module
+ */
+
+import { conversationOf } from "./store.ts";
+
+/** Entries a block holds at most (the store reads blocks by seq range, so this is a bound). */
+export const BLOCK_MAX_ENTRIES = 1024;
+/** Record bytes after which a block is written (one long message may go beyond). */
+export const BLOCK_TARGET_BYTES = 256 * 1024;
+
+const VERSION = 1;
+/** sentAt, id, src, dst, length. */
+const RECORD_HEADER = 20;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** One entry read from a block. */
+export interface BlockEntry {
+  seq: number;
+  conv: string;
+  src: string;
+  dst: string;
+  id: number;
+  sentAt: number;
+  /** A view into the block's data. */
+  payload: Uint8Array;
+}
+
+/** A block ready to be stored, from `HistoryBlockWriter.take()`. */
+export interface FinishedBlock {
+  data: Uint8Array;
+  /** Entries. */
+  count: number;
+  /** The latest sentAt of its entries (ms). */
+  lastAt: number;
+  /** Conversation -> its entries in the block. */
+  convs: Map<string, number>;
+}
+
+/**
+ * Packs history entries into a block in memory. Each `add()` copies the payload, so the caller
+ * may reuse its buffer.
+ *
+ * @example
+ * ```ts
+ * import { decodeHistoryBlock, HistoryBlockWriter } from "./history_block.ts";
+ * const w = new HistoryBlockWriter();
+ * w.add("alice", "bob", 7, 1700000000000, new TextEncoder().encode("hi"));
+ * const block = w.take();
+ * decodeHistoryBlock(block.data, 100)[0]!.seq; // 100
+ * ```
+ */
+export class HistoryBlockWriter {
+  #buf = new Uint8Array(BLOCK_TARGET_BYTES + 4096);
+  #view = new DataView(this.#buf.buffer);
+  #used = 0;
+  #names = new Map<string, number>();
+  /** Entries per (src, dst) name-index pair: conversations are made at `take()`. */
+  #pairs = new Map<number, number>();
+  #count = 0;
+  #lastAt = 0;
+
+  /** Entries waiting. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Whether the block should be written now (entries or bytes at their target). */
+  get full(): boolean {
+    return this.#count >= BLOCK_MAX_ENTRIES || this.#used >= BLOCK_TARGET_BYTES;
+  }
+
+  /** Appends one entry; throws `RangeError` beyond `BLOCK_MAX_ENTRIES` (take the block first). */
+  add(src: string, dst: string, id: number, sentAt: number, payload: Uint8Array): void {
+    if (this.#count >= BLOCK_MAX_ENTRIES) {
+      throw new RangeError(`Cannot add to a history block: it holds ${BLOCK_MAX_ENTRIES} entries`);
+    }
+    const need = RECORD_HEADER + payload.length;
+    if (this.#used + need > this.#buf.length) this.#grow(this.#used + need);
+    const at = this.#used;
+    const view = this.#view;
+    view.setFloat64(at, sentAt, false);
+    view.setUint32(at + 8, id >>> 0, false);
+    const srcIndex = this.#name(src);
+    const dstIndex = this.#name(dst);
+    view.setUint16(at + 12, srcIndex, false);
+    view.setUint16(at + 14, dstIndex, false);
+    view.setUint32(at + 16, payload.length, false);
+    this.#buf.set(payload, at + RECORD_HEADER);
+    this.#used = at + need;
+    const pair = srcIndex * 65536 + dstIndex;
+    this.#pairs.set(pair, (this.#pairs.get(pair) ?? 0) + 1);
+    this.#count++;
+    if (sentAt > this.#lastAt) this.#lastAt = sentAt;
+  }
+
+  /** The block of the entries added since the last take, and a fresh start. */
+  take(): FinishedBlock {
+    const list = [...this.#names.keys()];
+    const convs = new Map<string, number>();
+    for (const [pair, n] of this.#pairs) {
+      const conv = conversationOf(list[Math.floor(pair / 65536)]!, list[pair % 65536]!);
+      convs.set(conv, (convs.get(conv) ?? 0) + n);
+    }
+    const names = list.map((n) => encoder.encode(n));
+    let headerBytes = 3;
+    for (const n of names) {
+      if (n.length > 255) {
+        throw new RangeError(`Cannot write a history block: a name of ${n.length} bytes`);
+      }
+      headerBytes += 1 + n.length;
+    }
+    const data = new Uint8Array(headerBytes + this.#used);
+    const view = new DataView(data.buffer);
+    data[0] = VERSION;
+    view.setUint16(1, names.length, false);
+    let at = 3;
+    for (const n of names) {
+      data[at] = n.length;
+      data.set(n, at + 1);
+      at += 1 + n.length;
+    }
+    data.set(this.#buf.subarray(0, this.#used), at);
+    const block = { data, count: this.#count, lastAt: this.#lastAt, convs };
+    this.clear();
+    return block;
+  }
+
+  /** Drops the entries added since the last take. */
+  clear(): void {
+    this.#used = 0;
+    this.#count = 0;
+    this.#lastAt = 0;
+    this.#names.clear();
+    this.#pairs.clear();
+    // A long message made the buffer grow: do not keep megabytes for good.
+    if (this.#buf.length > 4 * BLOCK_TARGET_BYTES) {
+      this.#buf = new Uint8Array(BLOCK_TARGET_BYTES + 4096);
+      this.#view = new DataView(this.#buf.buffer);
+    }
+  }
+
+  #name(name: string): number {
+    let index = this.#names.get(name);
+    if (index === undefined) {
+      index = this.#names.size;
+      this.#names.set(name, index);
+    }
+    return index;
+  }
+
+  #grow(size: number): void {
+    const buf = new Uint8Array(Math.max(size, this.#buf.length * 2));
+    buf.set(this.#buf.subarray(0, this.#used));
+    this.#buf = buf;
+    this.#view = new DataView(buf.buffer);
+  }
+}
+
+/**
+ * The entries of a block whose first seq is `firstSeq`, in seq order, only those of `conv` if
+ * given (the others cost no object); throws `RangeError` if the data is not a block.
+ */
+export function decodeHistoryBlock(
+  data: Uint8Array,
+  firstSeq: number,
+  conv?: string,
+): BlockEntry[] {
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  if (data.length < 3 || data[0] !== VERSION) {
+    throw new RangeError(`Cannot decode history block ${firstSeq}: unknown version`);
+  }
+  const nameCount = view.getUint16(1, false);
+  const names: string[] = [];
+  let at = 3;
+  for (let i = 0; i < nameCount; i++) {
+    const length = data[at]!;
+    names.push(decoder.decode(data.subarray(at + 1, at + 1 + length)));
+    at += 1 + length;
+  }
+  const entries: BlockEntry[] = [];
+  // Conversations by (src, dst) indexes: one string per pair, not per entry.
+  const convs = new Map<number, string>();
+  for (let seq = firstSeq; at < data.length; seq++) {
+    if (at + RECORD_HEADER > data.length) {
+      throw new RangeError(`Cannot decode history block ${firstSeq}: truncated record`);
+    }
+    const sentAt = view.getFloat64(at, false);
+    const id = view.getUint32(at + 8, false);
+    const srcIndex = view.getUint16(at + 12, false);
+    const dstIndex = view.getUint16(at + 14, false);
+    const length = view.getUint32(at + 16, false);
+    const start = at + RECORD_HEADER;
+    const src = names[srcIndex];
+    const dst = names[dstIndex];
+    if (src === undefined || dst === undefined || start + length > data.length) {
+      throw new RangeError(`Cannot decode history block ${firstSeq}: bad record`);
+    }
+    at = start + length;
+    const pair = srcIndex * 65536 + dstIndex;
+    let its = convs.get(pair);
+    if (its === undefined) {
+      its = conversationOf(src, dst);
+      convs.set(pair, its);
+    }
+    if (conv !== undefined && its !== conv) continue;
+    entries.push({
+      seq,
+      conv: its,
+      src,
+      dst,
+      id,
+      sentAt,
+      payload: data.subarray(start, start + length),
+    });
+  }
+  return entries;
+}

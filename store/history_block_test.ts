@@ -1,0 +1,71 @@
+import assert from "node:assert/strict";
+import {
+  BLOCK_MAX_ENTRIES,
+  BLOCK_TARGET_BYTES,
+  decodeHistoryBlock,
+  HistoryBlockWriter,
+} from "./history_block.ts";
+
+const text = (s: string) => new TextEncoder().encode(s);
+
+Deno.test("HistoryBlockWriter.take() gives a block decodeHistoryBlock() reads back, seqs from the first", () => {
+  const w = new HistoryBlockWriter();
+  const buffer = text("hello");
+  w.add("bob", "alice", 7, 1_700_000_000_123, buffer);
+  // The payload was copied: the caller may reuse its buffer.
+  buffer.fill(0);
+  w.add("alice", "bob", 0xffff_ffff, 1_700_000_000_999, new Uint8Array(0));
+  w.add("émile", "zoé", 3, 5, text("ça va"));
+  assert.equal(w.count, 3);
+  const block = w.take();
+  assert.equal(w.count, 0);
+  assert.equal(block.count, 3);
+  assert.equal(block.lastAt, 1_700_000_000_999);
+  assert.deepEqual([...block.convs], [["alice\nbob", 2], ["zoé\némile", 1]]);
+  const entries = decodeHistoryBlock(block.data, 41);
+  assert.deepEqual(
+    entries.map((
+      e,
+    ) => [e.seq, e.conv, e.src, e.dst, e.id, e.sentAt, new TextDecoder().decode(e.payload)]),
+    [
+      [41, "alice\nbob", "bob", "alice", 7, 1_700_000_000_123, "hello"],
+      [42, "alice\nbob", "alice", "bob", 0xffff_ffff, 1_700_000_000_999, ""],
+      [43, "zoé\némile", "émile", "zoé", 3, 5, "ça va"],
+    ],
+  );
+});
+
+Deno.test("HistoryBlockWriter.full turns true at BLOCK_MAX_ENTRIES entries or BLOCK_TARGET_BYTES", () => {
+  const w = new HistoryBlockWriter();
+  for (let i = 0; i < BLOCK_MAX_ENTRIES - 1; i++) w.add("a", "b", i, i, new Uint8Array(1));
+  assert.equal(w.full, false);
+  w.add("a", "b", 0, 0, new Uint8Array(1));
+  assert.equal(w.full, true);
+  assert.throws(() => w.add("a", "b", 0, 0, new Uint8Array(1)), RangeError);
+  w.clear();
+  assert.equal(w.count, 0);
+  // One long message goes beyond the target: the buffer grows for it.
+  w.add("a", "b", 1, 1, new Uint8Array(BLOCK_TARGET_BYTES * 2).fill(7));
+  assert.equal(w.full, true);
+  const [entry] = decodeHistoryBlock(w.take().data, 1);
+  assert.equal(entry!.payload.length, BLOCK_TARGET_BYTES * 2);
+  assert.equal(entry!.payload[BLOCK_TARGET_BYTES], 7);
+});
+
+Deno.test("decodeHistoryBlock() rejects data that is not a block with a RangeError", () => {
+  assert.throws(() => decodeHistoryBlock(new Uint8Array([9, 0, 0]), 1), RangeError);
+  const w = new HistoryBlockWriter();
+  w.add("a", "b", 1, 1, text("xyz"));
+  const data = w.take().data;
+  assert.throws(() => decodeHistoryBlock(data.subarray(0, data.length - 1), 1), RangeError);
+  assert.throws(() => decodeHistoryBlock(data.subarray(0, data.length - 10), 1), RangeError);
+});
+
+Deno.test("decodeHistoryBlock() with a conversation returns only its entries, with their own seqs", () => {
+  const w = new HistoryBlockWriter();
+  w.add("a", "b", 1, 1, text("1"));
+  w.add("c", "d", 2, 2, text("2"));
+  w.add("b", "a", 3, 3, text("3"));
+  const entries = decodeHistoryBlock(w.take().data, 10, "a\nb");
+  assert.deepEqual(entries.map((e) => [e.seq, e.id]), [[10, 1], [12, 3]]);
+});
