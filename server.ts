@@ -39,6 +39,8 @@ export interface ServeOptions {
   historyDays?: number;
   /** History entries kept per conversation; 0: no limit. Default 10000. */
   historyCount?: number;
+  /** Whether direct messages go into the history too. Default true. */
+  directHistory?: boolean;
   /**
    * The longest message a client may send, in bytes (1 to 16 MiB); beyond it the sender gets
    * "413". Default 65536.
@@ -198,6 +200,7 @@ class Server implements TinychatServer {
       ...(options.roomReplay === undefined ? {} : { roomReplay: options.roomReplay }),
       ...(options.historyDays === undefined ? {} : { historyDays: options.historyDays }),
       ...(options.historyCount === undefined ? {} : { historyCount: options.historyCount }),
+      ...(options.directHistory === undefined ? {} : { directHistory: options.directHistory }),
       ...(options.maxMessage === undefined ? {} : { maxMessage: options.maxMessage }),
       limits,
       auth: options.auth ?? "open",

@@ -28,6 +28,8 @@ OPTIONS:
   --room-replay N      messages a room join replays                  (default 20)
   --history-days D     history kept this many days; 0: no age limit  (default 90)
   --history-count N    history kept per conversation; 0: no limit    (default 10000)
+  --direct-history ON  on: direct messages go into the history too;  (default on)
+                       off: rooms only (clients use their own log)
   --max-message SIZE   longest message (up to 16MiB); beyond: "413"  (default 64KiB)
   --max-file SIZE      largest file sent; beyond: "413"              (default 100MiB)
   --file-quota SIZE    file bytes waiting for one recipient ["507"]  (default 1GiB)
@@ -90,6 +92,8 @@ export interface ServeCommand {
   historyDays: number;
   /** --history-count: history entries kept per conversation (0: no limit). */
   historyCount: number;
+  /** --direct-history: whether direct messages go into the history too. */
+  directHistory: boolean;
   /** --max-message: the longest message a client may send, in bytes. */
   maxMessage: number;
   /** --max-file: the largest file accepted, in bytes. */
@@ -116,6 +120,7 @@ export function parseServeArgs(args: string[]): ServeCommand {
     "room-replay": { type: "string", default: "20" },
     "history-days": { type: "string", default: "90" },
     "history-count": { type: "string", default: "10000" },
+    "direct-history": { type: "string", default: "on" },
     "max-message": { type: "string", default: "64KiB" },
     "max-file": { type: "string", default: "100MiB" },
     "file-quota": { type: "string", default: "1GiB" },
@@ -184,6 +189,9 @@ export function parseServeArgs(args: string[]): ServeCommand {
     roomReplay: parseInteger("room-replay", values["room-replay"], 0, 500),
     historyDays: parseInteger("history-days", values["history-days"], 0, 1e5),
     historyCount: parseInteger("history-count", values["history-count"], 0, 1e9),
+    directHistory:
+      parseChoice("direct-history", values["direct-history"], ["on", "off"] as const) ===
+        "on",
     maxMessage: parseMaxMessage(values["max-message"]),
     maxFile: parseSize("max-file", values["max-file"]),
     fileQuota: parseSize("file-quota", values["file-quota"]),
@@ -227,6 +235,7 @@ export async function runServe(command: ServeCommand): Promise<number> {
       roomReplay: command.roomReplay,
       historyDays: command.historyDays,
       historyCount: command.historyCount,
+      directHistory: command.directHistory,
       maxMessage: command.maxMessage,
       maxFile: command.maxFile,
       fileQuota: command.fileQuota,

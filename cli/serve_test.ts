@@ -101,4 +101,7 @@ Deno.test("parseServeArgs() reads --room-replay, --history-days and --history-co
   const given = parseServeArgs(args);
   assert.deepEqual([given.roomReplay, given.historyDays, given.historyCount], [0, 0, 5]);
   assert.throws(() => parseServeArgs(["--history-count", "-1"]), UsageError);
+  assert.equal(defaults.directHistory, true);
+  assert.equal(parseServeArgs(["--direct-history", "off"]).directHistory, false);
+  assert.throws(() => parseServeArgs(["--direct-history", "no"]), UsageError);
 });

@@ -65,6 +65,11 @@ export interface RoomsOptions {
   historyDays?: number;
   /** Entries kept per conversation; 0: no limit. Default 10000. */
   historyCount?: number;
+  /**
+   * Whether direct messages go into the history too. Off, HISTORY about a user is answered
+   * "501" (clients fall back to their own log). Default true.
+   */
+  directHistory?: boolean;
 }
 
 interface Room {
@@ -104,6 +109,7 @@ export class Rooms {
   #replay: number;
   #maxAgeMs: number;
   #keep: number;
+  #directHistory: boolean;
   #rooms = new Map<string, Room>();
   /** User -> the rooms it is a member of. */
   #of = new Map<string, Set<string>>();
@@ -125,6 +131,7 @@ export class Rooms {
     this.#replay = options.replay ?? 20;
     this.#maxAgeMs = (options.historyDays ?? 90) * DAY_MS;
     this.#keep = options.historyCount ?? 10_000;
+    this.#directHistory = options.directHistory ?? true;
     // Trimmed when it may be 10% over: a count per append would cost more than it saves.
     this.#trimEvery = Math.max(1, Math.floor(this.#keep / 10));
     const rooms = this.#store.rooms();
@@ -155,6 +162,7 @@ export class Rooms {
    * per turn of live traffic would cost more than its delivery.
    */
   direct(src: string, dst: string, id: number, payload: Uint8Array, now: number): void {
+    if (!this.#directHistory) return;
     const conv = conversationOf(src, dst);
     this.#queued = true;
     try {
@@ -269,6 +277,7 @@ export class Rooms {
       if (nameProblem(dst) !== undefined) {
         return this.#host.answer(s, dst, frame.id, Code.BAD_REQUEST);
       }
+      if (!this.#directHistory) return this.#host.answer(s, dst, frame.id, Code.NOT_IMPLEMENTED);
       conv = conversationOf(s.name, dst);
     }
     const options = decodeHelloOptions(frame.payload);

@@ -364,6 +364,29 @@ Deno.test("Rooms: HISTORY pages a direct conversation with before= and answers 2
   assert.deepEqual(h.take(2), [ACK(72, "alice", "bob", "400")]);
 });
 
+Deno.test("Rooms: with directHistory off, direct messages stay out of the history: HISTORY of a user is 501", () => {
+  const h = new Harness({ directHistory: false });
+  h.login(1, "alice");
+  h.login(2, "bob");
+  h.msg(1, "alice", "bob", 1, "not kept", 1);
+  h.ack(2, "bob", "alice", 1, 1);
+  h.core.commit(1);
+  h.take(1);
+  h.history(1, "alice", "bob", "limit=5", 70);
+  assert.deepEqual(h.take(1), [ACK(70, "bob", "alice", "501")]);
+  h.core.sweep(2_000);
+  assert.deepEqual(h.store.historyBefore("alice\nbob", Infinity, 10), []);
+  h.room(1, "alice", "#all", "join", 3);
+  h.msg(1, "alice", "#all", 2, "kept", 3);
+  h.core.commit(3);
+  h.take(1);
+  h.history(1, "alice", "#all", "limit=5", 71);
+  assert.deepEqual(
+    h.take(1).filter((f) => f.type === FrameType.HISTORY).map((f) => f.payload),
+    ["kept"],
+  );
+});
+
 Deno.test("Rooms: HISTORY of a room is for members only", () => {
   const h = devRoom();
   h.msg(1, "alice", "#dev", 1, "secret");

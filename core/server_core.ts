@@ -90,6 +90,8 @@ export interface ServerCoreOptions {
   historyDays?: number;
   /** History entries kept per conversation; 0: no limit. Default 10000. */
   historyCount?: number;
+  /** Whether direct messages go into the history too (`--direct-history`). Default true. */
+  directHistory?: boolean;
   /**
    * The largest message a client may send, in bytes (long ones come as CHUNK frames); beyond
    * it the sender gets "413". Default 65536, at most 16 MiB.
@@ -313,6 +315,7 @@ export class ServerCore {
       ...(options.roomReplay === undefined ? {} : { replay: options.roomReplay }),
       ...(options.historyDays === undefined ? {} : { historyDays: options.historyDays }),
       ...(options.historyCount === undefined ? {} : { historyCount: options.historyCount }),
+      ...(options.directHistory === undefined ? {} : { directHistory: options.directHistory }),
     });
     this.#long = new LongMessages<Session>(options.maxMessage ?? DEFAULT_MAX_MESSAGE, {
       answer: (s, src, id, code) => this.#answerOn(s, src, id, code),
