@@ -37,6 +37,10 @@ export const MAX_TRANSFERS = 8;
 const MAX_NAME_BYTES = 255;
 const MAX_MEDIA_BYTES = 127;
 const DEFAULT_MEDIA = "application/octet-stream";
+/** Interrupted uploads one sender may leave (besides the one it offers); beyond: "507". */
+const MAX_PARTIALS = 100;
+/** Finished files remembered for resent offers (in memory). */
+const MAX_FINISHED = 4096;
 /** The default of `partialTtlMs`: a day. */
 export const DEFAULT_PARTIAL_TTL_MS = 24 * 3600_000;
 /** How often the interrupted uploads are looked at for expiry. */
@@ -157,6 +161,11 @@ export class FileTransfers {
   #conns = new Map<number, Transfers>();
   /** Uploads by their partial's key: a new offer of the same bytes takes over the old upload. */
   #byKey = new Map<string, Upload>();
+  /**
+   * Files gone once every recipient finished, by `src\ndst\nid`: their `sha256\nsize`, so that
+   * an offer resent by a sender that missed its answer gets it again, not a second upload.
+   */
+  #finished = new Map<string, string>();
   /** Files waiting per recipient (read once from the store). */
   #pending: Map<string, { count: number; bytes: number }>;
 
@@ -338,6 +347,11 @@ export class FileTransfers {
       const waiting = !isRoom(dst) && this.#host.store.fileRecipients(done.fid).includes(dst);
       return this.#host.answer(s, dst, id, waiting ? Code.STORED : Code.DELIVERED);
     }
+    if (
+      done === undefined && this.#finished.get(`${s.name}\n${dst}\n${id}`) === `${sha256}\n${size}`
+    ) {
+      return this.#host.answer(s, dst, id, Code.DELIVERED);
+    }
     if (!isRoom(dst) && (this.#pending.get(dst)?.bytes ?? 0) + size > this.#quota) {
       return refuse(Code.QUOTA_FULL, "recipient's file quota full");
     }
@@ -348,7 +362,11 @@ export class FileTransfers {
       this.#conns.set(s.conn, t);
     }
     const old = t.uploads.get(route);
-    if (old !== undefined) this.#forget(old);
+    if (old !== undefined) {
+      this.#forget(old);
+      // Another file's bytes: nothing takes that partial over, its open handle must go.
+      if (old.key !== `${s.name}\n${dst}\n${sha256}\n${size}`) this.#files.suspend(old.key);
+    }
     if (t.uploads.size >= MAX_TRANSFERS) return refuse(Code.RATE_LIMITED, "too many uploads");
     const key = `${s.name}\n${dst}\n${sha256}\n${size}`;
     const other = this.#byKey.get(key);
@@ -360,8 +378,10 @@ export class FileTransfers {
         this.#files.discard(key);
         offset = 0;
       }
-      // Interrupted uploads take disk until they expire: a sender's are bounded by the quota.
-      if (this.#partialBytesOf(s.name, key) + size > this.#quota) {
+      // Interrupted uploads take disk until they expire: a sender's are bounded by the quota,
+      // and in number (each is a file, and every offer looks at them all).
+      const held = this.#partialBytesOf(s.name, key);
+      if (held.count >= MAX_PARTIALS || held.bytes + size > this.#quota) {
         return refuse(Code.QUOTA_FULL, "sender's interrupted uploads over the quota");
       }
     } catch (error) {
@@ -529,7 +549,15 @@ export class FileTransfers {
     host.log("info", "file-delivered", { src: file.src, dst: s.name, fid });
     if (!isRoom(file.dst)) host.owe(file.src, s.name, file.id, now);
     // The bytes go once the records that point at them are gone for good.
-    if (left === 0) host.defer(() => this.#files.delete(fid), () => {});
+    if (left === 0) {
+      host.defer(() => {
+        this.#files.delete(fid);
+        if (this.#finished.size >= MAX_FINISHED) {
+          this.#finished.delete(this.#finished.keys().next().value!);
+        }
+        this.#finished.set(`${file.src}\n${file.dst}\n${file.id}`, `${file.sha256}\n${file.size}`);
+      }, () => {});
+    }
   }
 
   /** Sends `d`'s next bytes, up to the window beyond what the client reported. */
@@ -605,14 +633,18 @@ export class FileTransfers {
     return t;
   }
 
-  /** Bytes of `src`'s partial uploads other than `except`. */
-  #partialBytesOf(src: string, except: string): number {
+  /** How many partial uploads of `src` other than `except` there are, and their bytes. */
+  #partialBytesOf(src: string, except: string): { count: number; bytes: number } {
     const prefix = `${src}\n`;
     let bytes = 0;
+    let count = 0;
     for (const p of this.#files.partials()) {
-      if (p.key.startsWith(prefix) && p.key !== except) bytes += p.size;
+      if (p.key.startsWith(prefix) && p.key !== except) {
+        bytes += p.size;
+        count++;
+      }
     }
-    return bytes;
+    return { count, bytes };
   }
 
   /** Drops `up` from the maps (its bytes stay in the `FileStore`). */

@@ -51,15 +51,16 @@ const REHASH_CHUNK = 1024 * 1024;
 interface OpenPartial {
   file: Deno.FsFile;
   size: number;
-  hash: Hash;
+  /** The running SHA-256; undefined until `partialSha256` read the bytes written before. */
+  hash: Hash | undefined;
 }
 
 /**
  * A `FileStore` in a directory: finished files as `DIR/<fid>`, partial uploads as
  * `DIR/partial/<key as hex>`. A finished file is synced, renamed into place, and its directory
  * synced, before `finish()` returns: once its record is committed, it survives kill -9 and power
- * loss. The running SHA-256 of a partial upload is kept in memory, and read again from the file
- * when an upload resumes.
+ * loss. The running SHA-256 of a partial upload is kept in memory; a resumed upload's is read
+ * from the file once, when `partialSha256()` is asked (a resume that only appends reads nothing).
  *
  * @example
  * ```ts
@@ -99,12 +100,27 @@ export class DiskFileStore implements FileStore {
     }
     let written = 0;
     while (written < bytes.length) written += open.file.writeSync(bytes.subarray(written));
-    open.hash.update(bytes);
+    open.hash?.update(bytes);
     open.size += bytes.length;
   }
 
   partialSha256(key: string): string {
-    return this.#open(key).hash.copy().digest("hex");
+    const open = this.#open(key);
+    if (open.hash === undefined) {
+      // Read back once, at the check: a resume that only appends never pays for it.
+      const hash = createHash("sha256");
+      const buffer = new Uint8Array(REHASH_CHUNK);
+      open.file.seekSync(0, Deno.SeekMode.Start);
+      for (let done = 0; done < open.size;) {
+        const n = open.file.readSync(buffer.subarray(0, Math.min(REHASH_CHUNK, open.size - done)));
+        if (n === null || n === 0) break;
+        hash.update(buffer.subarray(0, n));
+        done += n;
+      }
+      open.file.seekSync(open.size, Deno.SeekMode.Start);
+      open.hash = hash;
+    }
+    return open.hash.copy().digest("hex");
   }
 
   suspend(key: string): void {
@@ -210,17 +226,9 @@ export class DiskFileStore implements FileStore {
       file.truncateSync(cut);
       size = cut;
     }
-    const hash = createHash("sha256");
-    const buffer = new Uint8Array(REHASH_CHUNK);
-    file.seekSync(0, Deno.SeekMode.Start);
-    for (let done = 0; done < size;) {
-      const n = file.readSync(buffer.subarray(0, Math.min(REHASH_CHUNK, size - done)));
-      if (n === null || n === 0) break;
-      hash.update(buffer.subarray(0, n));
-      done += n;
-    }
     file.seekSync(size, Deno.SeekMode.Start);
-    open = { file, size, hash };
+    // Hashed from the start only when empty; else lazily by `partialSha256`.
+    open = { file, size, hash: size === 0 ? createHash("sha256") : undefined };
     this.#partials.set(key, open);
     return open;
   }
