@@ -424,15 +424,20 @@ export class Rooms {
     if (room === undefined || !room.members.has(s.name)) {
       return this.#host.answer(s, name, id, Code.UNKNOWN_USER);
     }
+    // An empty room goes with its history: rooms are few (at most MAX_ROOMS), and a name made
+    // again later must not show the old room's messages.
+    const last = room.members.size === 1;
     try {
       this.#host.begin();
       this.#store.removeRoomMember(name, s.name);
+      if (last) this.#store.removeRoom(name);
     } catch (error) {
       this.#host.log("error", "room-failed", { room: name, user: s.name, error: String(error) });
       return this.#host.answer(s, name, id, Code.SERVER_ERROR);
     }
     room.members.delete(s.name);
     this.#of.get(s.name)?.delete(name);
+    if (last) this.#rooms.delete(name);
     const user = s.name;
     this.#host.defer(() => {
       this.#host.answer(s, name, id, Code.DELIVERED);

@@ -234,6 +234,21 @@ Deno.test("Rooms: leave answers 200 and notifies; #all 403; not a member 404", (
   assert.deepEqual(h.take(2), [], "bob left: nothing more");
 });
 
+Deno.test("Rooms: the last member's leave deletes the room and its history; the name starts afresh", () => {
+  const h = devRoom();
+  h.msg(1, "alice", "#dev", 8, "old secret");
+  h.core.commit(0);
+  h.room(2, "bob", "#dev", "leave", 3);
+  h.room(1, "alice", "#dev", "leave", 4);
+  assert.deepEqual(h.store.rooms().map((r) => r.name), ["#all"]);
+  assert.deepEqual(h.store.historyBefore("#dev", Infinity, 10), []);
+  h.take(1);
+  h.room(1, "alice", "#dev", "members", 5);
+  assert.deepEqual(h.take(1), [ACK(5, "#dev", "alice", "404")]);
+  h.room(1, "alice", "#dev", "join", 6);
+  assert.deepEqual(h.take(1), [ACK(6, "#dev", "alice", "200")], "no replay of the old room");
+});
+
 Deno.test("Rooms: list shows every room with its member count; members shows who is online", () => {
   const h = devRoom();
   h.login(3, "carol");

@@ -171,6 +171,9 @@ class FailingStore implements Store {
   removeRoomMember(room: string, name: string) {
     this.#inner.removeRoomMember(room, name);
   }
+  removeRoom(name: string) {
+    this.#inner.removeRoom(name);
+  }
   setRoomCursor(room: string, name: string, cursor: number) {
     this.#inner.setRoomCursor(room, name, cursor);
   }

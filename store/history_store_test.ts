@@ -175,6 +175,28 @@ for (const [name, make] of stores) {
   });
 }
 
+for (const [name, make] of stores) {
+  Deno.test(`${name}.removeRoom() deletes the room, its members and its history, nothing else`, () => {
+    using f = make();
+    const s = f.store;
+    s.begin();
+    for (const room of ["#dev", "#ops"]) {
+      s.addRoom(room, 1);
+      s.addRoomMember(room, "alice", 0, 1);
+      s.appendHistory(entry("alice", room, 1));
+    }
+    s.commit();
+    s.begin();
+    s.removeRoom("#dev");
+    s.commit();
+    const after = f.reopen();
+    assert.deepEqual(after.rooms().map((r) => r.name), ["#ops"]);
+    assert.deepEqual(after.roomMembers().map((m) => m.room), ["#ops"]);
+    assert.deepEqual(after.historyBefore("#dev", Infinity, 10), []);
+    assert.equal(after.historyBefore("#ops", Infinity, 10).length, 1);
+  });
+}
+
 Deno.test("SqliteStore.close() writes queued history made outside a batch", () => {
   const [, make] = stores[1]!;
   using f = make();

@@ -273,6 +273,15 @@ export class MemoryStore implements Store {
     this.#members.delete(`${room}\n${name}`);
   }
 
+  removeRoom(name: string): void {
+    if (this.#history.some((e) => e.conv === name)) {
+      this.#historyDeleting();
+      this.#history = this.#history.filter((e) => e.conv !== name);
+    }
+    for (const [key, m] of this.#members) if (m.room === name) this.#members.delete(key);
+    this.#rooms.delete(name);
+  }
+
   setRoomCursor(room: string, name: string, cursor: number): void {
     const member = this.#members.get(`${room}\n${name}`);
     if (member !== undefined) member.cursor = cursor;

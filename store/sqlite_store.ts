@@ -608,6 +608,9 @@ export class SqliteStore implements Store {
         "INSERT OR REPLACE INTO room_members (room, name, cursor, joined_at) VALUES (?, ?, ?, ?)",
       ),
       removeMember: prepare("DELETE FROM room_members WHERE room = ? AND name = ?"),
+      removeRoom: prepare("DELETE FROM rooms WHERE name = ?"),
+      removeMembers: prepare("DELETE FROM room_members WHERE room = ?"),
+      removeRoomHistory: prepare("DELETE FROM history WHERE conv = ?"),
       setCursor: prepare("UPDATE room_members SET cursor = ? WHERE room = ? AND name = ?"),
     };
     return this.#historyStatements;
@@ -843,6 +846,13 @@ export class SqliteStore implements Store {
     this.#hs().removeMember.run(room, name);
   }
 
+  removeRoom(name: string): void {
+    const st = this.#hs();
+    st.removeRoomHistory.run(name);
+    st.removeMembers.run(name);
+    st.removeRoom.run(name);
+  }
+
   setRoomCursor(room: string, name: string, cursor: number): void {
     this.#hs().setCursor.run(cursor, room, name);
   }
@@ -974,6 +984,9 @@ type HistoryStatement =
   | "members"
   | "addMember"
   | "removeMember"
+  | "removeRoom"
+  | "removeMembers"
+  | "removeRoomHistory"
   | "setCursor";
 
 function toHistoryEntry(row: Record<string, unknown>): HistoryEntry {

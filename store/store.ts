@@ -128,6 +128,8 @@ export interface Store {
   addRoomMember(room: string, name: string, cursor: number, now: number): void;
   /** Ends the membership of `name` in `room` (no error if it has none). */
   removeRoomMember(room: string, name: string): void;
+  /** Deletes the room `name` with its members and its history (no error if there is none). */
+  removeRoom(name: string): void;
   /** Sets the cursor of `name` in `room` (the highest seq it acknowledged). */
   setRoomCursor(room: string, name: string, cursor: number): void;
   // --- files
