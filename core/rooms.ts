@@ -19,6 +19,8 @@ import { type Answer, AnswerWindow } from "./answer_window.ts";
 export const ALL_ROOM = "#all";
 /** The most rooms a server keeps; a join that would make one more gets "507". */
 export const MAX_ROOMS = 1000;
+/** Rooms one user may be a member of, `#all` included: one name cannot hold all the rooms. */
+export const MAX_ROOMS_PER_USER = 100;
 /** History entries a HISTORY request gets without `limit=`, and the most it may ask for. */
 export const HISTORY_LIMIT = 50;
 export const MAX_HISTORY_LIMIT = 500;
@@ -379,6 +381,9 @@ export class Rooms {
     let room = this.#rooms.get(name);
     const created = room === undefined;
     const fresh = room === undefined || !room.members.has(s.name);
+    if (fresh && (this.#of.get(s.name)?.size ?? 0) >= MAX_ROOMS_PER_USER) {
+      return this.#host.answer(s, name, id, Code.QUOTA_FULL);
+    }
     try {
       if (room === undefined) {
         if (this.#rooms.size >= MAX_ROOMS) return this.#host.answer(s, name, id, Code.QUOTA_FULL);

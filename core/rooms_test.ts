@@ -521,16 +521,29 @@ Deno.test("Rooms: a resend while the first is not committed yet gets no second a
   assert.deepEqual(h.take(1).map((f) => f.payload), ["other", "200"]);
 });
 
-Deno.test("Rooms: join makes at most 1000 rooms (507), and ROOM from a wrong src is 403 + close", () => {
+Deno.test("Rooms: join makes at most 1000 rooms and 100 per user (507); ROOM from a wrong src is 403 + close", () => {
   const h = new Harness();
-  h.login(1, "alice");
-  for (let i = 0; i < 999; i++) {
-    h.frame(1, { type: FrameType.ROOM, id: i, src: "alice", dst: `#r${i}`, payload: text("join") });
+  // 999 rooms besides #all, made by users of 99 rooms each (100 with #all).
+  for (let made = 0, conn = 10; made < 999; conn++) {
+    h.login(conn, `u${conn}`);
+    for (let i = 0; i < 99 && made < 999; i++, made++) {
+      h.frame(conn, {
+        type: FrameType.ROOM,
+        id: i,
+        src: `u${conn}`,
+        dst: `#r${made}`,
+        payload: text("join"),
+      });
+    }
   }
   h.core.commit(0);
-  h.take(1);
+  h.login(1, "alice");
   h.room(1, "alice", "#over", "join", 5000);
-  assert.deepEqual(h.take(1), [ACK(5000, "#over", "alice", "507")]);
+  assert.deepEqual(h.take(1), [ACK(5000, "#over", "alice", "507")], "1000 rooms");
+  h.room(10, "u10", "#r500", "join", 5002);
+  assert.deepEqual(h.take(10).at(-1), ACK(5002, "#r500", "u10", "507"), "u10 is in 100 rooms");
+  h.room(1, "alice", "#r500", "join", 5003);
+  assert.deepEqual(h.take(1)[0], ACK(5003, "#r500", "alice", "200"), "alice is in 1");
   h.room(1, "mallory", "#r1", "join", 5001);
   assert.deepEqual(h.take(1), [ACK(5001, "", "alice", "403")]);
   assert.deepEqual(h.outbox.closed, [1]);
