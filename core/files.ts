@@ -343,9 +343,11 @@ export class FileTransfers {
     if (size > this.#maxFile) return refuse(Code.TOO_LARGE, `${size} bytes over --max-file`);
     const done = this.#host.store.findFile(s.name, id, dst);
     if (done !== undefined && done.sha256 === sha256 && done.size === size) {
-      // A resend of an offer already completed: the answer it got then.
+      // A resend of an offer already completed: the answer it got then, once its record is
+      // durable (it may have been made in this very turn).
       const waiting = !isRoom(dst) && this.#host.store.fileRecipients(done.fid).includes(dst);
-      return this.#host.answer(s, dst, id, waiting ? Code.STORED : Code.DELIVERED);
+      const code = waiting ? Code.STORED : Code.DELIVERED;
+      return this.#host.defer(() => this.#host.answer(s, dst, id, code), () => {});
     }
     if (
       done === undefined && this.#finished.get(`${s.name}\n${dst}\n${id}`) === `${sha256}\n${size}`
