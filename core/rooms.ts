@@ -19,6 +19,11 @@ import { type Answer, AnswerWindow } from "./answer_window.ts";
 export const ALL_ROOM = "#all";
 /** The most rooms a server keeps; a join that would make one more gets "507". */
 export const MAX_ROOMS = 1000;
+/**
+ * Payload bytes one HISTORY answer carries at most (500 long messages could be 32 MiB): the
+ * newest entries that fit, at least one; the client pages back with `before=` as usual.
+ */
+const MAX_HISTORY_BYTES = 1024 * 1024;
 /** Rooms one user may be a member of, `#all` included: one name cannot hold all the rooms. */
 export const MAX_ROOMS_PER_USER = 100;
 /** History entries a HISTORY request gets without `limit=`, and the most it may ask for. */
@@ -290,7 +295,7 @@ export class Rooms {
     }
     before = Math.min(before, asked);
     const entries = this.#store.historyBefore(conv, before, Math.min(limit, MAX_HISTORY_LIMIT));
-    this.#handOver(s, entries, FrameType.HISTORY, true);
+    this.#handOver(s, newestWithin(entries, MAX_HISTORY_BYTES), FrameType.HISTORY, true);
     this.#host.answer(s, dst, frame.id, Code.DELIVERED);
   }
 
@@ -607,4 +612,14 @@ function fnv1a(bytes: Uint8Array): number {
   let hash = 0x811c9dc5;
   for (let i = 0; i < bytes.length; i++) hash = Math.imul(hash ^ bytes[i]!, 0x01000193);
   return hash >>> 0;
+}
+
+/** The newest of `entries` (oldest first) whose payloads total at most `bytes`; at least one. */
+function newestWithin(entries: HistoryEntry[], bytes: number): HistoryEntry[] {
+  let total = 0;
+  for (let i = entries.length - 1; i >= 0; i--) {
+    total += entries[i]!.payload.length;
+    if (total > bytes && i < entries.length - 1) return entries.slice(i + 1);
+  }
+  return entries;
 }

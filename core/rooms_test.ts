@@ -402,6 +402,34 @@ Deno.test("Rooms: with directHistory off, direct messages stay out of the histor
   );
 });
 
+Deno.test("Rooms: a HISTORY answer carries at most 1 MiB: the newest entries that fit", () => {
+  const h = new Harness();
+  h.login(1, "alice");
+  h.login(2, "bob");
+  const big = "x".repeat(60_000);
+  h.store.begin();
+  for (let i = 1; i <= 40; i++) {
+    const payload = text(`${i} ${big}`);
+    h.store.appendHistory({
+      conv: "alice\nbob",
+      src: "alice",
+      dst: "bob",
+      id: i,
+      sentAt: i,
+      payload,
+      kind: 0,
+    });
+  }
+  h.store.commit();
+  h.history(1, "alice", "bob", "limit=500", 70);
+  const answer = h.take(1);
+  // Each entry: TIMED (its sentAt, here its number), CHUNK frames, HISTORY.
+  const times = answer.filter((f) => f.type === FrameType.TIMED).map((f) => f.payload);
+  assert.deepEqual(times, Array.from({ length: 17 }, (_, i) => String(24 + i)), "17 of 60 kB fit");
+  assert.equal(answer.filter((f) => f.type === FrameType.HISTORY).length, 17);
+  assert.deepEqual(answer.at(-1), ACK(70, "bob", "alice", "200"));
+});
+
 Deno.test("Rooms: HISTORY of a room is for members only", () => {
   const h = devRoom();
   h.msg(1, "alice", "#dev", 1, "secret");
