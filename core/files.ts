@@ -7,7 +7,6 @@
  * @module
  */
 import {
-  type ByteOrder,
   Code,
   decodeHelloOptions,
   encodeDelivery,
@@ -20,6 +19,7 @@ import {
   nameProblem,
   roomProblem,
 } from "../protocol/mod.ts";
+import type { SessionView } from "./session_view.ts";
 import type { CoreLogger } from "./server_core.ts";
 import { conversationOf, type Store, type StoredFile } from "../store/store.ts";
 import type { FileStore } from "../store/file_store.ts";
@@ -48,17 +48,8 @@ const PARTIAL_SWEEP_MS = 3600_000;
 /** Bytes read from a finished file at once for a download. */
 const READ_PIECE = 64 * 1024;
 
-/** What file transfers need to know of a session (the core's sessions have all of it). */
-export interface FileSession {
-  readonly conn: number;
-  readonly name: string;
-  readonly order: ByteOrder;
-  readonly legacy: boolean;
-  readonly timed: boolean;
-  readonly closed: boolean;
-  /** Its login drain runs: pending files are offered at its end (`loggedIn`). */
-  readonly draining: boolean;
-}
+/** What file transfers need to know of a session. */
+export type FileSession = SessionView;
 
 /** The narrow part of the core that file transfers act through. */
 export interface FilesHost {

@@ -11,6 +11,7 @@ import {
   nameProblem,
   roomProblem,
 } from "../protocol/mod.ts";
+import type { SessionView } from "./session_view.ts";
 import type { CoreLogger } from "./server_core.ts";
 import { conversationOf, type HistoryEntry, type Store } from "../store/store.ts";
 import { type Answer, AnswerWindow } from "./answer_window.ts";
@@ -30,18 +31,8 @@ export const MAX_ROOMS_PER_USER = 100;
 export const HISTORY_LIMIT = 50;
 export const MAX_HISTORY_LIMIT = 500;
 
-/** What a room needs to know of a session (the core's sessions have all of it). */
-export interface RoomSession {
-  readonly conn: number;
-  readonly name: string;
-  readonly order: ByteOrder;
-  /** A seed-000 client: in no room, never handed room traffic. */
-  readonly legacy: boolean;
-  readonly timed: boolean;
-  readonly closed: boolean;
-  /** Its login drain runs: room messages reach it through the catch-up (`caughtUp`). */
-  readonly draining: boolean;
-}
+/** What a room needs to know of a session. */
+export type RoomSession = SessionView;
 
 /** The narrow part of the core that rooms act through. */
 export interface RoomsHost {
