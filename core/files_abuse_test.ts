@@ -1,15 +1,10 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import {
-  encodeHelloOptions,
-  type Frame,
-  FrameDecoder,
-  FrameType,
-  readCode,
-} from "../protocol/mod.ts";
+import { encodeHelloOptions, type Frame, FrameType, readCode } from "../protocol/mod.ts";
 import { MemoryStore } from "../store/memory_store.ts";
 import { MemoryFileStore } from "../store/file_store.ts";
-import { type ConnId, ServerCore, type ServerCoreOptions } from "./server_core.ts";
+import type { ConnId, ServerCoreOptions } from "./server_core.ts";
+import { FileHarness } from "./_harness.ts";
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
@@ -34,45 +29,10 @@ class OpenTrackingFileStore extends MemoryFileStore {
   }
 }
 
-class Harness {
-  files = new OpenTrackingFileStore();
-  core: ServerCore;
-  now = 1_000;
-  closed: ConnId[] = [];
-  #decoders = new Map<ConnId, FrameDecoder>();
-  #frames = new Map<ConnId, Frame[]>();
-  #conn = 0;
-
+/** The file harness over an `OpenTrackingFileStore`. */
+class Harness extends FileHarness<OpenTrackingFileStore> {
   constructor(extra: Partial<ServerCoreOptions> = {}) {
-    this.core = new ServerCore({
-      store: new MemoryStore(),
-      files: this.files,
-      outbox: {
-        send: (conn, bytes) => {
-          let decoder = this.#decoders.get(conn);
-          if (decoder === undefined) this.#decoders.set(conn, decoder = new FrameDecoder());
-          const list = this.#frames.get(conn) ?? [];
-          for (const f of decoder.push(bytes)) list.push({ ...f, payload: f.payload.slice() });
-          this.#frames.set(conn, list);
-        },
-        close: (conn) => this.closed.push(conn),
-      },
-      ...extra,
-    });
-  }
-
-  login(name: string): ConnId {
-    const conn = ++this.#conn;
-    this.core.open(conn, this.now, "127.0.0.1:1");
-    this.frame(conn, FrameType.HELLO, 0, name, "", new Uint8Array());
-    const frames = this.take(conn);
-    assert.equal(readCode(frames[0]!.payload), "200");
-    return conn;
-  }
-
-  frame(conn: ConnId, type: number, id: number, src: string, dst: string, payload: Uint8Array) {
-    this.core.frame(conn, { type, id, src, dst, payload }, "be", this.now);
-    this.core.commit(this.now);
+    super(extra, new MemoryStore(), new OpenTrackingFileStore());
   }
 
   offer(conn: ConnId, src: string, dst: string, id: number, bytes: Uint8Array) {
@@ -83,12 +43,6 @@ class Harness {
       ["sha256", sha256(bytes)],
     ]);
     this.frame(conn, FrameType.FILE, id, src, dst, payload);
-  }
-
-  take(conn: ConnId): Frame[] {
-    const frames = this.#frames.get(conn) ?? [];
-    this.#frames.set(conn, []);
-    return frames;
   }
 }
 

@@ -1,18 +1,9 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import {
-  decodeHelloOptions,
-  encodeHelloOptions,
-  type Frame,
-  FrameDecoder,
-  FrameType,
-  readCode,
-} from "../protocol/mod.ts";
-import { MemoryStore } from "../store/memory_store.ts";
-import { MemoryFileStore } from "../store/file_store.ts";
-import type { Store } from "../store/store.ts";
-import { type ConnId, ServerCore, type ServerCoreOptions } from "./server_core.ts";
+import { decodeHelloOptions, type Frame, FrameType, readCode } from "../protocol/mod.ts";
+import type { ConnId } from "./server_core.ts";
 import { FILE_WINDOW, PROGRESS_EVERY } from "./files.ts";
+import { FailingStore, FileHarness } from "./_harness.ts";
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 const options = (frame: Frame) => decodeHelloOptions(frame.payload);
@@ -23,66 +14,8 @@ function bytesOf(size: number, seed = 1): Uint8Array {
   return bytes;
 }
 
-/** A `ServerCore` with memory stores and a recording outbox; every connection big-endian. */
-class Harness {
-  store: Store;
-  files = new MemoryFileStore();
-  core: ServerCore;
-  now = 1_000;
-  #inbox = new Map<ConnId, FrameDecoder>();
-  #frames = new Map<ConnId, Frame[]>();
-  closed: ConnId[] = [];
-  #conn = 0;
-
-  constructor(extra: Partial<ServerCoreOptions> = {}, store: Store = new MemoryStore()) {
-    this.store = store;
-    this.core = this.#make(extra);
-  }
-
-  #make(extra: Partial<ServerCoreOptions>): ServerCore {
-    return new ServerCore({
-      store: this.store,
-      files: this.files,
-      outbox: {
-        send: (conn, bytes) => {
-          let decoder = this.#inbox.get(conn);
-          if (decoder === undefined) this.#inbox.set(conn, decoder = new FrameDecoder());
-          const list = this.#frames.get(conn) ?? [];
-          for (const f of decoder.push(bytes)) list.push({ ...f, payload: f.payload.slice() });
-          this.#frames.set(conn, list);
-        },
-        close: (conn) => this.closed.push(conn),
-      },
-      ...extra,
-    });
-  }
-
-  /** A new core on the same stores (a restart). */
-  restart(extra: Partial<ServerCoreOptions> = {}): void {
-    this.core = this.#make(extra);
-  }
-
-  login(name: string, hello = ""): ConnId {
-    const conn = ++this.#conn;
-    this.core.open(conn, this.now, "127.0.0.1:1");
-    this.frame(conn, FrameType.HELLO, 0, name, "", new TextEncoder().encode(hello));
-    // The login's "200"; what its drain handed over stays to be taken.
-    const frames = this.take(conn);
-    assert.equal(frames[0]?.type, FrameType.ACK);
-    assert.equal(readCode(frames[0]!.payload), "200");
-    this.#frames.set(conn, frames.slice(1));
-    return conn;
-  }
-
-  frame(conn: ConnId, type: number, id: number, src: string, dst: string, payload: Uint8Array) {
-    this.core.frame(conn, { type, id, src, dst, payload }, "be", this.now);
-    this.core.commit(this.now);
-  }
-
-  file(conn: ConnId, id: number, src: string, dst: string, opts: [string, string][]) {
-    this.frame(conn, FrameType.FILE, id, src, dst, encodeHelloOptions(opts));
-  }
-
+/** The file harness with whole offers, uploads and downloads. */
+class Harness extends FileHarness {
   offer(conn: ConnId, id: number, src: string, dst: string, bytes: Uint8Array, name = "a.bin") {
     this.file(conn, id, src, dst, [
       ["op", "offer"],
@@ -91,15 +24,6 @@ class Harness {
       ["sha256", sha256(bytes)],
       ["type", "application/octet-stream"],
     ]);
-  }
-
-  /** Sends `bytes` from `from` as DATA frames of 1000 bytes. */
-  data(conn: ConnId, id: number, src: string, dst: string, bytes: Uint8Array, from = 0) {
-    for (let at = from; at < bytes.length; at += 1000) {
-      const piece = bytes.subarray(at, Math.min(bytes.length, at + 1000));
-      this.core.frame(conn, { type: FrameType.DATA, id, src, dst, payload: piece }, "be", this.now);
-    }
-    this.core.commit(this.now);
   }
 
   /** Uploads `bytes` whole: offer, accept at 0, DATA; returns the frames `conn` got. */
@@ -129,12 +53,6 @@ class Harness {
       this.file(conn, fid, name, src, [["op", "got"], ["offset", String(have)]]);
     }
     return out;
-  }
-
-  take(conn: ConnId): Frame[] {
-    const list = this.#frames.get(conn) ?? [];
-    this.#frames.set(conn, []);
-    return list;
   }
 }
 
@@ -394,15 +312,6 @@ Deno.test("FileTransfers: a sender's interrupted uploads count against the quota
   h.offer(alice, 3, "alice", "carol", bytesOf(4_000, 2));
   assert.equal(options(h.take(alice)[0]!).get("op"), "accept");
 });
-
-/** A memory store whose `commit()` fails while `failing` is set (a full disk). */
-class FailingStore extends MemoryStore {
-  failing = false;
-  override commit(): void {
-    if (this.failing) throw new Error("disk I/O error");
-    super.commit();
-  }
-}
 
 Deno.test("FileTransfers: a file whose record cannot be committed gets '500' and no notice", () => {
   const store = new FailingStore();

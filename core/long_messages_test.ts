@@ -1,7 +1,5 @@
 import assert from "node:assert/strict";
 import {
-  type ByteOrder,
-  decodeFrame,
   decodeTimed,
   encodeDelivery,
   encodeFrame,
@@ -10,9 +8,9 @@ import {
   FrameType,
   splitPayload,
 } from "../protocol/mod.ts";
-import { MemoryStore } from "../store/memory_store.ts";
 import { LongMessages } from "./long_messages.ts";
-import { type ConnId, ServerCore, type ServerCoreOptions } from "./server_core.ts";
+import type { ConnId } from "./server_core.ts";
+import { CoreHarness } from "./_harness.ts";
 
 const utf8 = new TextEncoder();
 const text = new TextDecoder();
@@ -24,32 +22,8 @@ function letters(size: number, from = 0): Uint8Array {
   return payload;
 }
 
-/** A `ServerCore` over a memory store whose sends are decoded per connection. */
-class Harness {
-  readonly store = new MemoryStore();
-  readonly core: ServerCore;
-  readonly sent: { conn: ConnId; bytes: Uint8Array }[] = [];
-  readonly closed: ConnId[] = [];
-  #orders = new Map<ConnId, ByteOrder>();
-  #taken = new Map<ConnId, number>();
-
-  constructor(options: Partial<Omit<ServerCoreOptions, "outbox" | "store">> = {}) {
-    this.core = new ServerCore({
-      ...options,
-      store: this.store,
-      outbox: {
-        send: (conn, bytes) => this.sent.push({ conn, bytes }),
-        close: (conn) => this.closed.push(conn),
-      },
-    });
-  }
-
-  frame(conn: ConnId, frame: Frame, now = 0, order = this.#orders.get(conn) ?? "be"): void {
-    this.#orders.set(conn, order);
-    const raw = encodeFrame(frame, order);
-    this.core.frame(conn, { ...decodeFrame(raw, order), raw }, order, now);
-  }
-
+/** The core harness with whole messages, `Frame`s from `take` and logins that say HELLO options. */
+class Harness extends CoreHarness {
   /** Sends the frames of a whole message from `conn`, as a client would. */
   message(conn: ConnId, src: string, dst: string, id: number, payload: Uint8Array, now = 0) {
     const bytes = encodeDelivery({ type: FrameType.MSG, id, src, dst, payload }, "be", {
@@ -61,7 +35,7 @@ class Harness {
 
   /** Logs `name` in on `conn`; returns what came after the "200". */
   login(conn: ConnId, name: string, hello = "", now = 0): Frame[] {
-    this.core.open(conn, now, `127.0.0.1:${40000 + conn}`);
+    this.open(conn, now);
     this.frame(conn, { type: 3, id: 0, src: name, dst: "", payload: utf8.encode(hello) }, now);
     this.core.commit(now);
     const [answer, ...rest] = this.take(conn);
@@ -75,11 +49,11 @@ class Harness {
   }
 
   take(conn: ConnId): Frame[] {
-    const order = this.#orders.get(conn) ?? "be";
-    const mine = this.sent.filter((s) => s.conn === conn);
-    const start = this.#taken.get(conn) ?? 0;
-    this.#taken.set(conn, mine.length);
-    return mine.slice(start).flatMap(({ bytes }) => [...new FrameDecoder({ order }).push(bytes)]);
+    return this.frames(conn);
+  }
+
+  get closed(): ConnId[] {
+    return this.outbox.closed;
   }
 
   /** How many `send` calls went to `conn` so far. */

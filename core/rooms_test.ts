@@ -1,126 +1,8 @@
 import assert from "node:assert/strict";
-import {
-  type ByteOrder,
-  decodeFrame,
-  decodeTimed,
-  encodeFrame,
-  type Frame,
-  FrameDecoder,
-  FrameType,
-} from "../protocol/mod.ts";
-import { MemoryStore } from "../store/memory_store.ts";
+import { FrameType } from "../protocol/mod.ts";
 import { SqliteStore } from "../store/sqlite_store.ts";
-import type { Store } from "../store/store.ts";
-import { type ConnId, type CoreOutbox, ServerCore, type ServerCoreOptions } from "./server_core.ts";
-
-const utf8 = new TextEncoder();
-const text = (s: string) => utf8.encode(s);
-const EMPTY = new Uint8Array(0);
-
-/** A frame as the tests compare them: the payload as text (TIMED: the time as digits). */
-interface Seen {
-  type: number;
-  id: number;
-  src: string;
-  dst: string;
-  payload: string;
-}
-
-const seen = (type: number, id: number, src: string, dst: string, payload = ""): Seen => ({
-  type,
-  id,
-  src,
-  dst,
-  payload,
-});
-const ACK = (id: number, src: string, dst: string, code: string) =>
-  seen(FrameType.ACK, id, src, dst, code);
-const MSG = (id: number, src: string, dst: string, payload: string) =>
-  seen(FrameType.MSG, id, src, dst, payload);
-const ROOM = (id: number, src: string, dst: string, payload: string) =>
-  seen(FrameType.ROOM, id, src, dst, payload);
-
-class RecordingOutbox implements CoreOutbox {
-  sent: { conn: ConnId; bytes: Uint8Array }[] = [];
-  closed: ConnId[] = [];
-  send(conn: ConnId, bytes: Uint8Array): void {
-    this.sent.push({ conn, bytes });
-  }
-  close(conn: ConnId): void {
-    this.closed.push(conn);
-  }
-}
-
-/** A `ServerCore` with a recording outbox (the idea of server_core_test.ts's harness). */
-class Harness {
-  readonly store: Store;
-  readonly outbox = new RecordingOutbox();
-  readonly core: ServerCore;
-  #orders = new Map<ConnId, ByteOrder>();
-  #taken = new Map<ConnId, number>();
-
-  constructor(options: Partial<Omit<ServerCoreOptions, "outbox">> = {}) {
-    this.store = options.store ?? new MemoryStore();
-    this.core = new ServerCore({ ...options, store: this.store, outbox: this.outbox });
-  }
-
-  frame(conn: ConnId, frame: Frame, now = 0, order: ByteOrder = this.#orders.get(conn) ?? "be") {
-    this.#orders.set(conn, order);
-    const raw = encodeFrame(frame, order);
-    this.core.frame(conn, { ...decodeFrame(raw, order), raw }, order, now);
-  }
-
-  /** Logs `name` in on `conn` (HELLO, `timed` if asked), ends the turn; returns what followed "200". */
-  login(conn: ConnId, name: string, now = 0, timed = false): Seen[] {
-    this.core.open(conn, now, `127.0.0.1:${40000 + conn}`);
-    const payload = timed ? text("timed") : EMPTY;
-    this.frame(conn, { type: FrameType.HELLO, id: 0, src: name, dst: "", payload }, now);
-    this.core.commit(now);
-    const got = this.take(conn);
-    assert.deepEqual(got[0], ACK(0, "", name, "200"), `login of ${name}`);
-    return got.slice(1);
-  }
-
-  logout(conn: ConnId, now = 0): void {
-    this.core.closed(conn, now);
-    this.core.commit(now);
-  }
-
-  room(conn: ConnId, src: string, dst: string, word: string, id = 1, now = 0): void {
-    this.frame(conn, { type: FrameType.ROOM, id, src, dst, payload: text(word) }, now);
-    this.core.commit(now);
-  }
-
-  msg(conn: ConnId, src: string, dst: string, id: number, payload: string, now = 0): void {
-    this.frame(conn, { type: FrameType.MSG, id, src, dst, payload: text(payload) }, now);
-  }
-
-  ack(conn: ConnId, src: string, dst: string, id: number, now = 0): void {
-    this.frame(conn, { type: FrameType.ACK, id, src, dst, payload: text("200") }, now);
-  }
-
-  history(conn: ConnId, src: string, dst: string, options: string, id = 7, now = 0): void {
-    this.frame(conn, { type: FrameType.HISTORY, id, src, dst, payload: text(options) }, now);
-    this.core.commit(now);
-  }
-
-  take(conn: ConnId): Seen[] {
-    const order = this.#orders.get(conn) ?? "be";
-    const start = this.#taken.get(conn) ?? 0;
-    const mine = this.outbox.sent.filter((s) => s.conn === conn);
-    this.#taken.set(conn, mine.length);
-    const frames: Seen[] = [];
-    for (const { bytes } of mine.slice(start)) {
-      for (const f of new FrameDecoder({ order }).push(bytes)) {
-        const payload = f.type === FrameType.TIMED
-          ? String(decodeTimed(f.payload, order))
-          : new TextDecoder().decode(f.payload);
-        frames.push(seen(f.type, f.id, f.src, f.dst, payload));
-      }
-    }
-    return frames;
-  }
-}
+import type { ServerCoreOptions } from "./server_core.ts";
+import { ACK, FailingStore, Harness, MSG, ROOM, seen, text } from "./_harness.ts";
 
 /** alice (conn 1) and bob (conn 2) online, both in #dev; the frames so far taken. */
 function devRoom(options: Partial<Omit<ServerCoreOptions, "outbox">> = {}): Harness {
@@ -180,7 +62,7 @@ Deno.test("Rooms: a message to a room reaches every online member, the sender's 
 
 Deno.test("Rooms: timed members get TIMED before a room message", () => {
   const h = new Harness();
-  h.login(1, "alice", 0, true);
+  h.login(1, "alice", 0, { timed: true });
   h.room(1, "alice", "#dev", "join");
   h.take(1);
   h.msg(1, "alice", "#dev", 1, "x", 1234);
@@ -299,7 +181,7 @@ Deno.test("Rooms: an offline member gets what it missed at login, not its own, o
   h.core.commit(500);
   h.msg(1, "alice", "#all", 2, "to everyone", 600);
   h.core.commit(600);
-  const missed = h.login(2, "bob", 700, true);
+  const missed = h.login(2, "bob", 700, { timed: true });
   assert.deepEqual(missed.map((f) => [f.type, f.src, f.dst, f.payload]), [
     [FrameType.TIMED, "alice", "#all", "600"],
     [FrameType.OFFLINE, "alice", "#all", "to everyone"],
@@ -355,7 +237,7 @@ Deno.test("Rooms: HISTORY pages a direct conversation with before= and answers 2
   h.login(2, "bob");
   for (let i = 1; i <= 5; i++) {
     h.msg(1, "alice", "bob", i, `d${i}`, i);
-    h.ack(2, "bob", "alice", i, i);
+    h.ack(2, "bob", "alice", i, "200", i);
     h.core.commit(i);
   }
   h.take(1);
@@ -384,7 +266,7 @@ Deno.test("Rooms: with directHistory off, direct messages stay out of the histor
   h.login(1, "alice");
   h.login(2, "bob");
   h.msg(1, "alice", "bob", 1, "not kept", 1);
-  h.ack(2, "bob", "alice", 1, 1);
+  h.ack(2, "bob", "alice", 1, "200", 1);
   h.core.commit(1);
   h.take(1);
   h.history(1, "alice", "bob", "limit=5", 70);
@@ -599,17 +481,8 @@ Deno.test("Rooms: a room with more members than sessions online reaches exactly 
   assert.deepEqual(h.take(5).map((f) => f.payload), ["dev only", "200"]);
 });
 
-/** A store whose `commit()` throws while `failing` is set. */
-class FlakyStore extends MemoryStore {
-  failing = false;
-  override commit(): void {
-    if (this.failing) throw new Error("disk I/O error");
-    super.commit();
-  }
-}
-
 Deno.test("Rooms: when the store cannot commit, a join and a room message get 500 and leave nothing", () => {
-  const store = new FlakyStore();
+  const store = new FailingStore();
   const h = devRoom({ store });
   store.failing = true;
   h.room(1, "alice", "#new", "join", 3);

@@ -1,43 +1,24 @@
 import assert from "node:assert/strict";
-import { encodeFrame, type Frame, FrameDecoder, FrameType, readCode } from "../protocol/mod.ts";
+import { type Frame, FrameDecoder, FrameType, readCode } from "../protocol/mod.ts";
 import { MemoryStore } from "../store/memory_store.ts";
 import type { Limits } from "./limits.ts";
 import { type ConnId, ServerCore } from "./server_core.ts";
+import { CoreHarness, EMPTY, text } from "./_harness.ts";
 
-const text = (s: string) => new TextEncoder().encode(s);
-const EMPTY = new Uint8Array(0);
-
-/** A core with a recording outbox, its clock driven by the test. */
-class Core {
-  readonly core: ServerCore;
-  readonly store = new MemoryStore();
-  readonly sent = new Map<ConnId, Frame[]>();
-  readonly closed = new Set<ConnId>();
-  readonly logs: string[] = [];
-
+/** A core with a recording outbox, its clock driven by the test; every frame ends the turn. */
+class Core extends CoreHarness {
   constructor(limits: Partial<Limits>) {
-    this.core = new ServerCore({
-      store: this.store,
-      limits,
-      log: (level, event) => this.logs.push(`${level} ${event}`),
-      outbox: {
-        send: (conn, bytes) => {
-          const list = this.sent.get(conn) ?? [];
-          list.push(...new FrameDecoder({ order: "be" }).push(bytes));
-          this.sent.set(conn, list);
-        },
-        close: (conn) => void this.closed.add(conn),
-      },
-    });
+    super({ limits });
   }
 
-  open(conn: ConnId, now: number, ip = "127.0.0.1"): void {
-    this.core.open(conn, now, `${ip}:${40000 + conn}`);
+  get closed(): Set<ConnId> {
+    return new Set(this.outbox.closed);
   }
 
-  frame(conn: ConnId, frame: Frame, now: number): void {
-    this.core.frame(conn, { ...frame, raw: encodeFrame(frame) }, "be", now);
+  override frame(conn: ConnId, frame: Frame, now: number): Uint8Array {
+    const raw = super.frame(conn, frame, now);
     this.core.commit(now);
+    return raw;
   }
 
   login(conn: ConnId, name: string, now: number, ip?: string): void {
@@ -51,9 +32,7 @@ class Core {
 
   /** The frames sent to `conn` since the last call. */
   take(conn: ConnId): Frame[] {
-    const list = this.sent.get(conn) ?? [];
-    this.sent.set(conn, []);
-    return list;
+    return this.frames(conn);
   }
 
   /** The codes of the ACKs sent to `conn` since the last `take`. */

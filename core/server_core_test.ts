@@ -1,302 +1,8 @@
 import assert from "node:assert/strict";
-import {
-  type ByteOrder,
-  decodeFrame,
-  decodeTimed,
-  encodeFrame,
-  type Frame,
-  FrameDecoder,
-  FrameType,
-} from "../protocol/mod.ts";
+import { decodeFrame, decodeTimed, encodeFrame, FrameDecoder, FrameType } from "../protocol/mod.ts";
 import { MemoryStore } from "../store/memory_store.ts";
 import { SqliteStore } from "../store/sqlite_store.ts";
-import type { Store } from "../store/store.ts";
-import { type ConnId, type CoreOutbox, ServerCore, type ServerCoreOptions } from "./server_core.ts";
-
-const utf8 = new TextEncoder();
-const text = (s: string) => utf8.encode(s);
-
-/** A frame as the tests compare them: the payload as text. */
-interface Seen {
-  type: number;
-  id: number;
-  src: string;
-  dst: string;
-  payload: string;
-}
-
-const seen = (type: number, id: number, src: string, dst: string, payload = ""): Seen => ({
-  type,
-  id,
-  src,
-  dst,
-  payload,
-});
-const ACK = (id: number, src: string, dst: string, code: string) =>
-  seen(FrameType.ACK, id, src, dst, code);
-const MSG = (id: number, src: string, dst: string, payload: string) =>
-  seen(FrameType.MSG, id, src, dst, payload);
-const OFFLINE = (id: number, src: string, dst: string, payload: string) =>
-  seen(FrameType.OFFLINE, id, src, dst, payload);
-
-/** The outbox of a test: records what the core sends and closes. */
-class RecordingOutbox implements CoreOutbox {
-  sent: { conn: ConnId; bytes: Uint8Array }[] = [];
-  closed: { conn: ConnId; reason: string }[] = [];
-
-  send(conn: ConnId, bytes: Uint8Array): void {
-    this.sent.push({ conn, bytes });
-  }
-
-  close(conn: ConnId, reason: string): void {
-    this.closed.push({ conn, reason });
-  }
-}
-
-/** A store whose `commit()` throws while `failing` is set: the disk is full. */
-class FailingStore implements Store {
-  failing = false;
-  commits = 0;
-  #inner: Store;
-
-  constructor(inner: Store) {
-    this.#inner = inner;
-  }
-
-  users() {
-    return this.#inner.users();
-  }
-  addUser(name: string, now: number) {
-    this.#inner.addUser(name, now);
-  }
-  account(name: string) {
-    return this.#inner.account(name);
-  }
-  setAccount(name: string, hash: string, now: number) {
-    this.#inner.setAccount(name, hash, now);
-  }
-  addAccount(name: string, hash: string, now: number) {
-    return this.#inner.addAccount(name, hash, now);
-  }
-  deleteAccount(name: string) {
-    this.#inner.deleteAccount(name);
-  }
-  accounts() {
-    return this.#inner.accounts();
-  }
-  counts() {
-    return this.#inner.counts();
-  }
-  storedBytes(dst: string) {
-    return this.#inner.storedBytes(dst);
-  }
-  putMessage(message: Parameters<Store["putMessage"]>[0]) {
-    return this.#inner.putMessage(message);
-  }
-  messagesFor(dst: string, after: number, limit: number) {
-    return this.#inner.messagesFor(dst, after, limit);
-  }
-  findMessages(src: string, id: number, dst: string) {
-    return this.#inner.findMessages(src, id, dst);
-  }
-  deleteMessage(seq: number) {
-    return this.#inner.deleteMessage(seq);
-  }
-  putReceipt(owner: string, from: string, id: number) {
-    return this.#inner.putReceipt(owner, from, id);
-  }
-  receiptCounts() {
-    return this.#inner.receiptCounts();
-  }
-  receiptsFor(owner: string) {
-    return this.#inner.receiptsFor(owner);
-  }
-  hasReceipt(owner: string, from: string, id: number) {
-    return this.#inner.hasReceipt(owner, from, id);
-  }
-  deleteReceipt(seq: number) {
-    this.#inner.deleteReceipt(seq);
-  }
-  begin() {
-    this.#inner.begin();
-  }
-  commit() {
-    if (this.failing) throw new Error("disk I/O error");
-    this.commits++;
-    this.#inner.commit();
-  }
-  rollback() {
-    this.#inner.rollback();
-  }
-  close() {
-    this.#inner.close();
-  }
-  // --- history and rooms
-  appendHistory(entry: Parameters<Store["appendHistory"]>[0]) {
-    return this.#inner.appendHistory(entry);
-  }
-  queueHistory(entry: Parameters<Store["queueHistory"]>[0]) {
-    this.#inner.queueHistory(entry);
-  }
-  flushHistory() {
-    this.#inner.flushHistory();
-  }
-  historyBefore(conv: string, before: number, limit: number) {
-    return this.#inner.historyBefore(conv, before, limit);
-  }
-  historyAfter(query: Parameters<Store["historyAfter"]>[0]) {
-    return this.#inner.historyAfter(query);
-  }
-  historyHead(conv: string) {
-    return this.#inner.historyHead(conv);
-  }
-  trimHistory(conv: string, keep: number, max: number) {
-    return this.#inner.trimHistory(conv, keep, max);
-  }
-  expireHistory(before: number, max: number) {
-    return this.#inner.expireHistory(before, max);
-  }
-  rooms() {
-    return this.#inner.rooms();
-  }
-  addRoom(name: string, now: number) {
-    this.#inner.addRoom(name, now);
-  }
-  roomMembers() {
-    return this.#inner.roomMembers();
-  }
-  addRoomMember(room: string, name: string, cursor: number, now: number) {
-    this.#inner.addRoomMember(room, name, cursor, now);
-  }
-  removeRoomMember(room: string, name: string) {
-    this.#inner.removeRoomMember(room, name);
-  }
-  removeRoom(name: string) {
-    this.#inner.removeRoom(name);
-  }
-  setRoomCursor(room: string, name: string, cursor: number) {
-    this.#inner.setRoomCursor(room, name, cursor);
-  }
-  // --- files
-  putFile(file: Parameters<Store["putFile"]>[0], recipients: readonly string[]) {
-    return this.#inner.putFile(file, recipients);
-  }
-  file(fid: number) {
-    return this.#inner.file(fid);
-  }
-  findFile(src: string, id: number, dst: string) {
-    return this.#inner.findFile(src, id, dst);
-  }
-  filesFor(recipient: string) {
-    return this.#inner.filesFor(recipient);
-  }
-  fileRecipients(fid: number) {
-    return this.#inner.fileRecipients(fid);
-  }
-  deleteFileDelivery(fid: number, recipient: string) {
-    return this.#inner.deleteFileDelivery(fid, recipient);
-  }
-  deleteFile(fid: number) {
-    this.#inner.deleteFile(fid);
-  }
-  pendingFiles() {
-    return this.#inner.pendingFiles();
-  }
-}
-
-/**
- * A `ServerCore` with a recording outbox. Connections speak big-endian unless a frame says
- * otherwise; `take(conn)` decodes and removes what was sent to `conn` so far.
- */
-class Harness {
-  readonly store: Store;
-  readonly outbox = new RecordingOutbox();
-  readonly core: ServerCore;
-  readonly logs: string[] = [];
-  #orders = new Map<ConnId, ByteOrder>();
-  #taken = new Map<ConnId, number>();
-
-  constructor(options: Partial<Omit<ServerCoreOptions, "outbox">> = {}) {
-    this.store = options.store ?? new MemoryStore();
-    this.core = new ServerCore({
-      ...options,
-      store: this.store,
-      outbox: this.outbox,
-      log: (level, event) => this.logs.push(`${level} ${event}`),
-    });
-  }
-
-  open(conn: ConnId, now = 0): void {
-    this.core.open(conn, now, `127.0.0.1:${40000 + conn}`);
-  }
-
-  /** Hands the core `frame` from `conn`, with its bytes as they would come in `order`. */
-  frame(conn: ConnId, frame: Frame, now = 0, order: ByteOrder = this.#orders.get(conn) ?? "be") {
-    this.#orders.set(conn, order);
-    const raw = encodeFrame(frame, order);
-    this.core.frame(conn, { ...decodeFrame(raw, order), raw }, order, now);
-    return raw;
-  }
-
-  hello(conn: ConnId, name: string, now = 0, id = 0, order?: ByteOrder): void {
-    this.frame(conn, { type: 3, id, src: name, dst: "", payload: new Uint8Array() }, now, order);
-  }
-
-  /** Opens `conn`, logs `name` in and ends the turn; asserts the "200" and returns the rest. */
-  login(conn: ConnId, name: string, now = 0, order?: ByteOrder): Seen[] {
-    this.open(conn, now);
-    this.hello(conn, name, now, 0, order);
-    this.core.commit(now);
-    const got = this.take(conn);
-    assert.deepEqual(got[0], ACK(0, "", name, "200"), `login of ${name}`);
-    return got.slice(1);
-  }
-
-  msg(conn: ConnId, src: string, dst: string, id: number, payload: string, now = 0) {
-    return this.frame(conn, { type: 0, id, src, dst, payload: text(payload) }, now);
-  }
-
-  ack(conn: ConnId, src: string, dst: string, id: number, code = "200", now = 0) {
-    return this.frame(conn, { type: 1, id, src, dst, payload: text(code) }, now);
-  }
-
-  /** The frames sent to `conn` since the last `take`, decoded in `conn`'s byte order. */
-  take(conn: ConnId): Seen[] {
-    const order = this.#orders.get(conn) ?? "be";
-    const start = this.#taken.get(conn) ?? 0;
-    const mine = this.outbox.sent.filter((s) => s.conn === conn);
-    this.#taken.set(conn, mine.length);
-    const frames: Seen[] = [];
-    for (const { bytes } of mine.slice(start)) {
-      for (const f of new FrameDecoder({ order }).push(bytes)) {
-        frames.push(seen(f.type, f.id, f.src, f.dst, new TextDecoder().decode(f.payload)));
-      }
-    }
-    return frames;
-  }
-
-  /** The raw byte arrays sent to `conn` so far. */
-  bytesTo(conn: ConnId): Uint8Array[] {
-    return this.outbox.sent.filter((s) => s.conn === conn).map((s) => s.bytes);
-  }
-
-  isClosed(conn: ConnId): boolean {
-    return this.outbox.closed.some((c) => c.conn === conn);
-  }
-
-  stored(dst: string): string[] {
-    return this.store.messagesFor(dst, 0, 1000).map((m) =>
-      `${m.src}#${m.id}:${new TextDecoder().decode(m.payload)}`
-    );
-  }
-
-  /** Logs `name` in on `conn` and out again, so that it is a known user. */
-  known(conn: ConnId, name: string, now = 0): void {
-    this.login(conn, name, now);
-    this.core.closed(conn, now);
-    this.core.commit(now);
-  }
-}
+import { ACK, FailingStore, Harness, MSG, OFFLINE, seen, text } from "./_harness.ts";
 
 // --- Login ---------------------------------------------------------------------------------------
 
@@ -1020,7 +726,7 @@ Deno.test("ServerCore answers reserved types 14-15 and a client's TIMED with 501
 
 Deno.test("ServerCore speaks little-endian to a session whose frames come little-endian", () => {
   const h = new Harness();
-  assert.deepEqual(h.login(1, "alice", 0, "le"), []);
+  assert.deepEqual(h.login(1, "alice", 0, { order: "le" }), []);
   const hello = h.bytesTo(1)[0]!;
   assert.deepEqual([...hello.subarray(0, 4)], [27, 0, 1, 0], "len and type little-endian");
   h.login(2, "bob");
@@ -1047,8 +753,8 @@ Deno.test("ServerCore speaks little-endian to a session whose frames come little
 
 Deno.test("ServerCore forwards the received bytes between two little-endian peers", () => {
   const h = new Harness();
-  h.login(1, "alice", 0, "le");
-  h.login(2, "bob", 0, "le");
+  h.login(1, "alice", 0, { order: "le" });
+  h.login(2, "bob", 0, { order: "le" });
   const raw = h.msg(1, "alice", "bob", 3, "same order", 0);
   assert.deepEqual(h.bytesTo(2).at(-1), raw);
 });
@@ -1070,7 +776,7 @@ Deno.test("ServerCore hands stored messages to a little-endian legacy session li
 // --- Store failures ------------------------------------------------------------------------------
 
 Deno.test("ServerCore answers 500 when the store cannot commit, and keeps nothing", () => {
-  const store = new FailingStore(new MemoryStore());
+  const store = new FailingStore();
   const h = new Harness({ store });
   h.known(2, "bob");
   h.login(1, "alice");
@@ -1090,7 +796,7 @@ Deno.test("ServerCore answers 500 when the store cannot commit, and keeps nothin
 });
 
 Deno.test("ServerCore answers a first login with 500 and closes when the store cannot commit", () => {
-  const store = new FailingStore(new MemoryStore());
+  const store = new FailingStore();
   const h = new Harness({ store });
   store.failing = true;
   h.open(1);
@@ -1102,7 +808,7 @@ Deno.test("ServerCore answers a first login with 500 and closes when the store c
 });
 
 Deno.test("ServerCore.commit() commits the store once per turn", () => {
-  const store = new FailingStore(new MemoryStore());
+  const store = new FailingStore();
   const h = new Harness({ store });
   h.known(2, "bob");
   h.login(1, "alice");
@@ -1265,7 +971,7 @@ Deno.test("ServerCore answers a resend after the receipt was handed over with 20
 });
 
 Deno.test("ServerCore forgets a first login whose commit failed: its name stays unknown", () => {
-  const store = new FailingStore(new MemoryStore());
+  const store = new FailingStore();
   const h = new Harness({ store });
   h.login(2, "bob");
   store.failing = true;
