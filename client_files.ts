@@ -15,6 +15,7 @@ import { basename, join } from "node:path";
 import type { SendResult } from "./client.ts";
 import {
   Code,
+  concatBytes,
   decodeHelloOptions,
   encodeFrame,
   encodeHelloOptions,
@@ -464,7 +465,7 @@ export class FileTransfers {
     download.received += frame.payload.length;
     const complete = download.received === size;
     if (!complete && download.received - download.reported < GOT_EVERY) return;
-    const block = concat(download.pending, download.pendingBytes);
+    const block = concatBytes(download.pending, download.pendingBytes);
     download.pending = [];
     download.pendingBytes = 0;
     const offset = download.received;
@@ -550,7 +551,7 @@ function dataFrames(id: number, src: string, dst: string, block: Uint8Array): Ui
     frames.push(bytes);
     total += bytes.length;
   }
-  return concat(frames, total);
+  return concatBytes(frames, total);
 }
 
 /** The SHA-256 of the file at `path` as hex, read in a stream. */
@@ -591,17 +592,6 @@ async function moveFile(from: string, to: string): Promise<void> {
 
 async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
   for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at));
-}
-
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }
 
 /** Runs a caller's callback: its exceptions must not end the session's read loop. */

@@ -8,6 +8,7 @@ import {
 import {
   Code,
   codePayload,
+  concatBytes,
   encodeFrame,
   FrameDecoder,
   FrameError,
@@ -562,7 +563,7 @@ class Connection {
       while (this.#queue.length > 0 && !this.#closed) {
         const chunk = this.#queue.length === 1
           ? this.#queue[0]!
-          : concat(this.#queue, this.#queued);
+          : concatBytes(this.#queue, this.#queued);
         this.#queue = [];
         this.#queued = 0;
         let offset = 0;
@@ -624,16 +625,6 @@ function defaultMaxConnections(): number {
 function isTlsHandshake(bytes: Uint8Array, n: number): boolean {
   return n >= 6 && bytes[0] === 0x16 && bytes[1] === 0x03 && bytes[2]! >= 0x01 &&
     bytes[2]! <= 0x04 && bytes[5] === 0x01;
-}
-
-function concat(chunks: Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.length;
-  }
-  return out;
 }
 
 function makeLogger(

@@ -1,4 +1,4 @@
-import { Code, type Frame } from "../protocol/mod.ts";
+import { Code, concatBytes, type Frame } from "../protocol/mod.ts";
 
 /** The default of `--max-message`: the largest message a client may send, in bytes. */
 export const DEFAULT_MAX_MESSAGE = 64 * 1024;
@@ -124,13 +124,7 @@ export class LongMessages<S> {
       this.#tooLong(session, a);
       return undefined;
     }
-    const payload = new Uint8Array(size);
-    let offset = 0;
-    for (const piece of a.pieces) {
-      payload.set(piece, offset);
-      offset += piece.length;
-    }
-    payload.set(frame.payload, offset);
+    const payload = concatBytes([...a.pieces, frame.payload], size);
     // No `raw`: the received bytes are only the last piece.
     const { raw: _raw, ...rest } = frame as F & { raw?: Uint8Array };
     return { ...rest, payload } as F;

@@ -1,3 +1,4 @@
+import { concatBytes } from "./bytes.ts";
 import { type ByteOrder, encodeFrame, type Frame, HEADER_SIZE, MAX_PAYLOAD_SIZE } from "./frame.ts";
 import { FrameError } from "./frame_error.ts";
 import { FrameType } from "./frame_type.ts";
@@ -218,14 +219,7 @@ export class ChunkJoiner {
       return undefined;
     }
     const size = this.#forget(key, pieces) + frame.payload.length;
-    const payload = new Uint8Array(size);
-    let offset = 0;
-    for (const piece of pieces!) {
-      payload.set(piece, offset);
-      offset += piece.length;
-    }
-    payload.set(frame.payload, offset);
-    return { ...frame, payload };
+    return { ...frame, payload: concatBytes([...pieces!, frame.payload], size) };
   }
 
   /** Drops every unfinished message (e.g. when the connection closes). */

@@ -4,6 +4,7 @@
  *
  * @module
  */
+export * from "./bytes.ts";
 export * from "./code.ts";
 export * from "./decoder.ts";
 export * from "./delivery.ts";

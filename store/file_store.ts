@@ -1,3 +1,4 @@
+import { concatBytes } from "../protocol/bytes.ts";
 import { createHash, type Hash } from "node:crypto";
 
 /**
@@ -270,7 +271,7 @@ export class MemoryFileStore implements FileStore {
     }
     partial.modifiedAt = Date.now();
     if (partial.size > offset) {
-      partial.pieces = [concat(partial.pieces).slice(0, offset)];
+      partial.pieces = [concatBytes(partial.pieces).slice(0, offset)];
       partial.size = offset;
     }
     if (partial.size !== offset) {
@@ -289,7 +290,7 @@ export class MemoryFileStore implements FileStore {
   suspend(_key: string): void {}
 
   finish(key: string, fid: number): void {
-    this.#files.set(fid, concat(this.#partials.get(key)?.pieces ?? []));
+    this.#files.set(fid, concatBytes(this.#partials.get(key)?.pieces ?? []));
     this.#partials.delete(key);
   }
 
@@ -320,18 +321,6 @@ export class MemoryFileStore implements FileStore {
   }
 
   close(): void {}
-}
-
-function concat(pieces: Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const piece of pieces) size += piece.length;
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const piece of pieces) {
-    out.set(piece, offset);
-    offset += piece.length;
-  }
-  return out;
 }
 
 const encoder = new TextEncoder();
