@@ -93,6 +93,13 @@ export function resolveLimits(overrides: Partial<Limits> = {}): Limits {
   return limits;
 }
 
+/**
+ * Bulk frames (a long message's CHUNKs after its first, an accepted upload's DATA) of at least
+ * this many bytes cost no frame-rate token: their number is bounded by the message or file size,
+ * and a client's are 997..1000 bytes. Smaller ones pay, so empty frames cannot flood.
+ */
+export const FREE_BULK_BYTES = 512;
+
 /** The size of a connection's frame bucket: `frameRate`, and at least twice `msgBurst`. */
 export function frameBurst(limits: Pick<Limits, "frameRate" | "msgBurst">): number {
   return Math.max(limits.frameRate, 2 * limits.msgBurst);

@@ -1,15 +1,10 @@
 import { Code, concatBytes, type Frame } from "../protocol/mod.ts";
+import { FREE_BULK_BYTES } from "./limits.ts";
 
 /** The default of `--max-message`: the largest message a client may send, in bytes. */
 export const DEFAULT_MAX_MESSAGE = 64 * 1024;
 /** The highest `--max-message` allowed: 16 MiB. */
 export const MAX_MAX_MESSAGE = 16 * 1024 * 1024;
-
-/**
- * CHUNKs of at least this many bytes cost no frame-rate token after the first of a message (a
- * client's are 997..1000 bytes): a message of `maxMessage` bytes holds few of them.
- */
-const FREE_CHUNK_BYTES = 512;
 
 /** What `LongMessages` needs of the server core, for the sessions of type `S`. */
 export interface LongMessageHost<S> {
@@ -91,7 +86,7 @@ export class LongMessages<S> {
     let a = this.#open.get(session);
     // Full CHUNKs are bounded by maxMessage; the first, small ones and dropped ones take a token.
     if (
-      (a === undefined || a.dropping || frame.payload.length < FREE_CHUNK_BYTES) &&
+      (a === undefined || a.dropping || frame.payload.length < FREE_BULK_BYTES) &&
       !this.#host.paced(session, frame, now)
     ) return;
     if (a === undefined) {

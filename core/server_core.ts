@@ -30,6 +30,7 @@ import type { FileStore } from "../store/file_store.ts";
 import {
   type Activity,
   frameBurst,
+  FREE_BULK_BYTES,
   ipOf,
   KeyedRateLimiter,
   type Limits,
@@ -204,8 +205,6 @@ const RECENT_PER_SENDER = 1024;
  * slow): a client resends its unanswered messages after the login, so this is plenty.
  */
 const MAX_BACKLOG_BYTES = 64 * 1024;
-/** DATA frames of at least this many bytes cost no frame-rate token (smaller ones, empty ones do). */
-const FREE_DATA_BYTES = 512;
 const TAKEOVER_REASON = "replaced by a new login";
 /** Payload bytes of stored messages handed over per drain step, beyond the first message. */
 const DRAIN_STEP_BYTES = 4 * 1024 * 1024;
@@ -419,7 +418,7 @@ export class ServerCore {
     // DATA of an upload is bounded by its size and window, not the frame rate (core/files.ts);
     // so are the CHUNKs of a long message, by --max-message (core/long_messages.ts paces them).
     if (
-      (frame.type !== FrameType.DATA || frame.payload.length < FREE_DATA_BYTES) &&
+      (frame.type !== FrameType.DATA || frame.payload.length < FREE_BULK_BYTES) &&
       frame.type !== FrameType.CHUNK && !this.#withinFrameRate(s, frame, now)
     ) return;
     switch (frame.type) {
