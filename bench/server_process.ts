@@ -5,6 +5,7 @@
  */
 import type { Target } from "./target.ts";
 import { sleep } from "./wait.ts";
+import { V8_FLAGS } from "../cli/runtime.ts";
 
 const SERVER_START_MS = 30_000;
 const SERVER_STOP_MS = 10_000;
@@ -90,7 +91,7 @@ export class ServerProcess implements Target {
     // From source, deno runs mod.ts; a compiled tinychat runs itself.
     const fromSource = /^deno(\.exe)?$/i.test(Deno.execPath().split(/[\\/]/).pop() ?? "");
     const args = fromSource
-      ? ["run", "--allow-all", new URL("../mod.ts", import.meta.url).href, ...serveArgs]
+      ? ["run", V8_FLAGS, "--allow-all", new URL("../mod.ts", import.meta.url).href, ...serveArgs]
       : serveArgs;
     let child: Deno.ChildProcess;
     const spawned = performance.now();

@@ -13,6 +13,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { V8_FLAGS } from "../cli/runtime.ts";
 
 /** The release targets: linux x64/arm64, macOS x64/arm64, windows x64. */
 export const TARGETS = [
@@ -95,6 +96,7 @@ export function plan(args: string[], hostIsWindows = Deno.build.os === "windows"
 export function compileArgs(build: Build, entry: string): string[] {
   return [
     "compile",
+    V8_FLAGS,
     ...PERMISSIONS,
     ...(build.target === undefined ? [] : ["--target", build.target]),
     "--output",

@@ -6,6 +6,7 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
+import { V8_FLAGS } from "../cli/runtime.ts";
 
 const MOD = fileURLToPath(new URL("../mod.ts", import.meta.url));
 const REPO = fileURLToPath(new URL("../", import.meta.url));
@@ -85,10 +86,10 @@ export async function tempDir(): Promise<TempDir> {
   };
 }
 
-/** The command line that runs the CLI from source: `deno run --allow-all mod.ts ...args`. */
+/** The command line that runs the CLI from source as the tasks do: `deno run V8_FLAGS --allow-all mod.ts ...args`. */
 export function cliCommand(args: string[], options: Deno.CommandOptions = {}): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "--quiet", MOD, ...args],
+    args: ["run", V8_FLAGS, "--allow-all", "--quiet", MOD, ...args],
     cwd: REPO,
     env: { NO_COLOR: "1" },
     stdin: "null",
