@@ -109,7 +109,10 @@ export class Rooms {
   #keep: number;
   #directHistory: boolean;
   #rooms = new Map<string, Room>();
-  /** User -> the rooms it is a member of. */
+  /**
+   * User -> the rooms it is a member of besides `#all` (whose member list says who is in it): a
+   * user in no other room costs no set.
+   */
   #of = new Map<string, Set<string>>();
   /** Answers given about room messages, per sender (resends are answered, not posted). */
   #recent = new Map<string, AnswerWindow>();
@@ -145,7 +148,7 @@ export class Rooms {
       const room = this.#rooms.get(m.room);
       if (room === undefined) continue;
       room.members.set(m.name, m.cursor);
-      this.#roomsOf(m.name).add(m.room);
+      if (m.room !== ALL_ROOM) this.#roomsOf(m.name).add(m.room);
     }
   }
 
@@ -301,7 +304,7 @@ export class Rooms {
     // Made only when there is something to hand over: a login with nothing missed allocates none.
     let positions = this.#catchUps.get(s);
     let budget = CATCH_UP_PAGE;
-    for (const name of this.#of.get(s.name) ?? NO_ROOMS) {
+    for (const name of this.#roomsWithAll(s.name)) {
       const room = this.#rooms.get(name);
       if (room === undefined) continue;
       const after = positions?.get(name) ?? room.members.get(s.name) ?? room.committed;
@@ -377,7 +380,8 @@ export class Rooms {
     let room = this.#rooms.get(name);
     const created = room === undefined;
     const fresh = room === undefined || !room.members.has(s.name);
-    if (fresh && (this.#of.get(s.name)?.size ?? 0) >= MAX_ROOMS_PER_USER) {
+    // `#all` is one of them.
+    if (fresh && (this.#of.get(s.name)?.size ?? 0) + 1 >= MAX_ROOMS_PER_USER) {
       return this.#host.answer(s, name, id, Code.QUOTA_FULL);
     }
     try {
@@ -403,7 +407,7 @@ export class Rooms {
     this.#host.defer(() => {
       if (fresh && !joined.members.has(user)) {
         joined.members.set(user, cursor);
-        this.#roomsOf(user).add(name);
+        if (name !== ALL_ROOM) this.#roomsOf(user).add(name);
       }
       if (s.closed) return;
       this.#host.answer(s, name, id, Code.DELIVERED);
@@ -437,7 +441,9 @@ export class Rooms {
       return this.#host.answer(s, name, id, Code.SERVER_ERROR);
     }
     room.members.delete(s.name);
-    this.#of.get(s.name)?.delete(name);
+    const others = this.#of.get(s.name);
+    others?.delete(name);
+    if (others?.size === 0) this.#of.delete(s.name);
     if (last) this.#rooms.delete(name);
     const user = s.name;
     this.#host.defer(() => {
@@ -566,7 +572,12 @@ export class Rooms {
       return;
     }
     all.members.set(name, all.committed);
-    this.#roomsOf(name).add(ALL_ROOM);
+  }
+
+  /** The rooms of `name`, `#all` first if it is a member. */
+  *#roomsWithAll(name: string): Iterable<string> {
+    if (this.#rooms.get(ALL_ROOM)!.members.has(name)) yield ALL_ROOM;
+    yield* this.#of.get(name) ?? NO_ROOMS;
   }
 
   #roomsOf(name: string): Set<string> {
