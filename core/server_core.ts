@@ -26,6 +26,7 @@ import { TurnSummary } from "./turn_summary.ts";
 import { DEFAULT_MAX_MESSAGE, LongMessages } from "./long_messages.ts";
 import { Rooms } from "./rooms.ts";
 import { FileTransfers } from "./files.ts";
+import { PayloadCopies } from "./payload_copies.ts";
 import type { FileStore } from "../store/file_store.ts";
 import {
   type Activity,
@@ -241,6 +242,7 @@ export class ServerCore {
   #store: Store;
   #outbox: CoreOutbox;
   #ackTimeout: number;
+  #copies = new PayloadCopies();
   #maxQueue: number;
   #drainPage: number;
   #log: CoreLogger;
@@ -789,7 +791,7 @@ export class ServerCore {
       id: frame.id,
       // Its own copy of the payload, kept until the ack: the frame is a view into a read
       // buffer, which must not stay pinned for seconds. The received bytes go out at once.
-      payload: frame.payload.slice(),
+      payload: this.#copies.copy(frame.payload),
       raw: frame.raw,
       rawOrder: s.order,
       hash,
