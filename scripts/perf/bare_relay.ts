@@ -1,0 +1,140 @@
+// deno-lint-ignore-file no-console -- a yardstick prints its listening line
+/**
+ * A yardstick, not part of tinychat: the least a Deno relay of protocol v1 can do, to measure what
+ * the runtime's sockets cost on their own (docs/PERFORMANCE.md). HELLO is answered "200", every
+ * other frame goes as received to the connection of its dst; no checks, no store, no timers.
+ * Frames of one turn go out in one write per connection.
+ *
+ *   deno run -A scripts/perf/bare_relay.ts PORT          Deno.listen / Deno.Conn
+ *   deno run -A scripts/perf/bare_relay.ts PORT --node   node:net
+ *
+ * @module
+ */
+import net from "node:net";
+
+const decoder = new TextDecoder();
+const HEADER = 24;
+
+/** Where a relay sends frames: the connection of a name. */
+interface Peer {
+  send(frame: Uint8Array): void;
+}
+
+const byName = new Map<string, Peer>();
+
+function nameAt(bytes: Uint8Array, at: number): string {
+  let end = at;
+  while (end < at + 8 && bytes[end] !== 0) end++;
+  return decoder.decode(bytes.subarray(at, end));
+}
+
+/** The login answer to a HELLO: type 1, its id, dst = the name, "200". */
+function welcome(hello: Uint8Array): Uint8Array {
+  const answer = new Uint8Array(HEADER + 3);
+  answer[1] = HEADER + 3;
+  answer[3] = 1;
+  answer.set(hello.subarray(4, 8), 4);
+  answer.set(hello.subarray(8, 16), 16);
+  answer.set([0x32, 0x30, 0x30], HEADER);
+  return answer;
+}
+
+/** Relays the whole frames of `data` from `from`; returns the bytes of an unfinished one. */
+function relay(data: Uint8Array, from: Peer): Uint8Array {
+  let at = 0;
+  while (data.length - at >= 2) {
+    const length = (data[at]! << 8) | data[at + 1]!;
+    if (length < HEADER || data.length - at < length) break;
+    const frame = data.subarray(at, at + length);
+    if (((frame[2]! << 8) | frame[3]!) === 3) {
+      byName.set(nameAt(frame, 8), from);
+      from.send(welcome(frame));
+    } else {
+      byName.get(nameAt(frame, 16))?.send(frame);
+    }
+    at += length;
+  }
+  return data.slice(at);
+}
+
+function join(rest: Uint8Array, chunk: Uint8Array): Uint8Array {
+  if (rest.length === 0) return chunk;
+  const whole = new Uint8Array(rest.length + chunk.length);
+  whole.set(rest);
+  whole.set(chunk, rest.length);
+  return whole;
+}
+
+/** A Deno.Conn peer: frames of a turn queued, written by one pending write. */
+class DenoPeer implements Peer {
+  #conn: Deno.TcpConn;
+  #queue: Uint8Array[] = [];
+  #writing = false;
+
+  constructor(conn: Deno.TcpConn) {
+    this.#conn = conn;
+  }
+
+  send(frame: Uint8Array): void {
+    this.#queue.push(frame);
+    if (this.#writing) return;
+    this.#writing = true;
+    queueMicrotask(() => void this.#drain().catch(() => this.#conn.close()));
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#queue.length > 0) {
+      const queue = this.#queue;
+      this.#queue = [];
+      let chunk = queue[0]!;
+      if (queue.length > 1) {
+        chunk = new Uint8Array(queue.reduce((n, frame) => n + frame.length, 0));
+        let at = 0;
+        for (const frame of queue) {
+          chunk.set(frame, at);
+          at += frame.length;
+        }
+      }
+      for (let offset = 0; offset < chunk.length;) {
+        offset += await this.#conn.write(chunk.subarray(offset));
+      }
+    }
+    this.#writing = false;
+  }
+
+  async read(): Promise<void> {
+    this.#conn.setNoDelay(true);
+    let rest: Uint8Array = new Uint8Array(0);
+    while (true) {
+      const buffer = new Uint8Array(8192);
+      const n = await this.#conn.read(buffer);
+      if (n === null) break;
+      rest = relay(join(rest, buffer.subarray(0, n)), this);
+    }
+  }
+}
+
+const port = Number(Deno.args[0] ?? 9000);
+if (Deno.args.includes("--node")) {
+  net.createServer((socket) => {
+    socket.setNoDelay(true);
+    socket.on("error", () => socket.destroy());
+    const peer: Peer = {
+      send(frame) {
+        if (!socket.writableCorked) {
+          socket.cork();
+          queueMicrotask(() => socket.uncork());
+        }
+        socket.write(frame);
+      },
+    };
+    let rest: Uint8Array = new Uint8Array(0);
+    socket.on("data", (chunk: Uint8Array) => {
+      rest = relay(join(rest, chunk), peer);
+    });
+  }).listen(port, "127.0.0.1", () => console.log(`listening 127.0.0.1:${port}`));
+} else {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port });
+  console.log(`listening 127.0.0.1:${port}`);
+  for await (const conn of listener) void new DenoPeer(conn).read().catch(() => conn.close());
+}
