@@ -53,6 +53,11 @@ async function until(condition: () => boolean, what: string): Promise<void> {
   assert.ok(condition(), `timed out waiting for ${what}`);
 }
 
+/** The notice of a file that alice offers to "me". */
+function offer(fid: number, name: string, size: number, sha256: string, type: string): FileEvent {
+  return { kind: "file", from: "alice", to: "me", fid, name, size, sha256, type, at: new Date() };
+}
+
 function sha256(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
@@ -213,17 +218,7 @@ Deno.test("FileTransfers.download() rejects bytes whose SHA-256 differs and drop
   try {
     const host = new FakeHost();
     const files = new FileTransfers(host);
-    const event: FileEvent = {
-      kind: "file",
-      from: "alice",
-      to: "me",
-      fid: 7,
-      name: "x.bin",
-      size: 3,
-      sha256: "0".repeat(64),
-      type: "application/octet-stream",
-      at: new Date(),
-    };
+    const event = offer(7, "x.bin", 3, "0".repeat(64), "application/octet-stream");
     const downloading = files.download(event, join(dir, "save"), {
       partialDir: join(dir, "partial"),
     });
@@ -253,17 +248,7 @@ Deno.test("FileTransfers.download() of an empty file saves it without asking for
   try {
     const host = new FakeHost();
     const files = new FileTransfers(host);
-    const event: FileEvent = {
-      kind: "file",
-      from: "alice",
-      to: "me",
-      fid: 9,
-      name: "empty.txt",
-      size: 0,
-      sha256: sha256(new Uint8Array()),
-      type: "text/plain",
-      at: new Date(),
-    };
+    const event = offer(9, "empty.txt", 0, sha256(new Uint8Array()), "text/plain");
     const saved = await files.download(event, join(dir, "save"), {
       partialDir: join(dir, "partial"),
     });
@@ -279,17 +264,7 @@ Deno.test("FileTransfers.download() resumes from a partial: asks from its size, 
   const dir = await Deno.makeTempDir();
   try {
     const bytes = bytesOf(150_000);
-    const event: FileEvent = {
-      kind: "file",
-      from: "alice",
-      to: "me",
-      fid: 5,
-      name: "r.bin",
-      size: bytes.length,
-      sha256: sha256(bytes),
-      type: "application/octet-stream",
-      at: new Date(),
-    };
+    const event = offer(5, "r.bin", bytes.length, sha256(bytes), "application/octet-stream");
     const partialDir = join(dir, "partial");
     await Deno.mkdir(partialDir);
     await Deno.writeFile(

@@ -616,7 +616,6 @@ function defaultMaxConnections(): number {
   return DEFAULT_LIMITS.maxConnections;
 }
 
-/** Whether a connection's first bytes are a TLS handshake record (0x16, version 3.x). */
 /**
  * Whether a connection's first bytes are a TLS ClientHello: a handshake record (0x16) of TLS 1.x
  * (0x03, 0x01..0x04) whose first message is a ClientHello (0x01 at byte 5). A seed-000 client's
