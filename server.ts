@@ -21,6 +21,7 @@ import { DiskFileStore, type FileStore, MemoryFileStore } from "./store/file_sto
 import type { Store } from "./store/store.ts";
 import type { AuthMode } from "./core/login_gate.ts";
 import { PasswordAuthenticator } from "./auth/authenticator.ts";
+import { type EpollConn, EpollListener, listenEpoll } from "./net/epoll.ts";
 
 /** Options of `serve`. */
 export interface ServeOptions {
@@ -60,6 +61,12 @@ export interface ServeOptions {
   logLevel?: LogLevel;
   /** Aborting stops the server (as `close()` does). */
   signal?: AbortSignal;
+  /**
+   * How plain TCP is served: "epoll" (net/epoll.ts: Linux, an IP address to listen on, FFI
+   * allowed), "deno" (`Deno.listen`), or "auto", epoll where it can serve. TLS is always served by
+   * Deno. Default "auto".
+   */
+  io?: "auto" | "epoll" | "deno";
   /** Serve TLS with this certificate chain and private key (PEM text). Default: plain TCP. */
   tls?: { cert: string; key: string };
   /** Abuse limits (core/limits.ts); each one not given has its default (`DEFAULT_LIMITS`). */
@@ -76,6 +83,8 @@ export interface ServeOptions {
 export interface TinychatServer extends AsyncDisposable {
   /** The address it listens on (the real port when 0 was asked for). */
   readonly addr: Deno.NetAddr;
+  /** What serves its sockets: net/epoll.ts, or Deno's own (TLS, other systems, `io: "deno"`). */
+  readonly io: "epoll" | "deno";
   /** Resolves when the server has stopped. */
   readonly finished: Promise<void>;
   /** Stops accepting, hands every connection its last frames, commits the store and closes it. */
@@ -120,10 +129,10 @@ export async function serve(options: ServeOptions = {}): Promise<TinychatServer>
     ? new MemoryFileStore()
     : new DiskFileStore(`${options.dataDir}/files`);
   const address = { hostname: options.hostname ?? "127.0.0.1", port: options.port ?? 9000 };
-  let listener: Deno.TcpListener | Deno.TlsListener;
+  let listener: Listener;
   try {
     listener = options.tls === undefined
-      ? Deno.listen(address)
+      ? listenPlain(address, options.io ?? "auto")
       : Deno.listenTls({ ...address, cert: options.tls.cert, key: options.tls.key });
   } catch (error) {
     store.close();
@@ -135,12 +144,29 @@ export async function serve(options: ServeOptions = {}): Promise<TinychatServer>
 }
 
 /** A plain or a TLS connection. */
-type Socket = Deno.TcpConn | Deno.TlsConn;
+type Socket = Deno.TcpConn | Deno.TlsConn | EpollConn;
+type Listener = Deno.TcpListener | Deno.TlsListener | EpollListener;
+
+/** Plain TCP: through epoll where it can serve (net/epoll.ts), unless `io` says otherwise. */
+function listenPlain(
+  address: { hostname: string; port: number },
+  io: "auto" | "epoll" | "deno",
+): Deno.TcpListener | EpollListener {
+  const epoll = io === "deno" ? undefined : listenEpoll(address);
+  if (epoll !== undefined) return epoll;
+  if (io === "epoll") {
+    throw new Deno.errors.NotSupported(
+      `epoll cannot serve ${address.hostname} here: it needs Linux, an IP address and --allow-ffi`,
+    );
+  }
+  return Deno.listen(address);
+}
 
 class Server implements TinychatServer {
   readonly addr: Deno.NetAddr;
+  readonly io: "epoll" | "deno";
   readonly finished: Promise<void>;
-  #listener: Deno.TcpListener | Deno.TlsListener;
+  #listener: Listener;
   #tls: boolean;
   #connections: ConnectionLimiter;
   /** The one server-wide interval of the login and idle timeouts (no timer per connection). */
@@ -170,7 +196,7 @@ class Server implements TinychatServer {
   };
 
   constructor(
-    listener: Deno.TcpListener | Deno.TlsListener,
+    listener: Listener,
     store: Store,
     options: ServeOptions,
     files: FileStore,
@@ -182,6 +208,7 @@ class Server implements TinychatServer {
     const limits = resolveLimits({ ...given, maxConnections });
     this.#connections = new ConnectionLimiter(limits.maxConnections, limits.maxConnectionsPerIp);
     this.addr = listener.addr;
+    this.io = listener instanceof EpollListener ? "epoll" : "deno";
     this.#store = store;
     this.#files = files;
     this.#maxBuffered = options.maxBuffered ??

@@ -36,6 +36,9 @@ OPTIONS:
   --auth MODE          open, required or invite (ACCOUNTS below)     (default open)
   --log-format FORMAT  text or json (one object per line)            (default text)
   --log-level LEVEL    debug, info, warn or error                    (default info)
+  --io IO              plain TCP through epoll (Linux, an IP address as  (default auto)
+                       --host, --allow-ffi), through deno's sockets, or
+                       auto: epoll where it can serve
   --tls-cert FILE      serve TLS: the certificate chain (PEM); needs --tls-key
   --tls-key FILE       the certificate's private key (PEM)
   -h, --help           show this help
@@ -103,6 +106,8 @@ export interface ServeCommand {
   auth: AuthMode;
   logFormat: "text" | "json";
   logLevel: LogLevel;
+  /** --io: what serves plain TCP (server.ts `ServeOptions.io`). */
+  io: "auto" | "epoll" | "deno";
   /** --tls-cert and --tls-key (file paths), or undefined for plain TCP. */
   tls: { certFile: string; keyFile: string } | undefined;
   /** The limits given on the command line; the others keep their defaults. */
@@ -126,6 +131,7 @@ export function parseServeArgs(args: string[]): ServeCommand {
     "file-quota": { type: "string", default: "1GiB" },
     auth: { type: "string", default: "open" },
     "log-format": { type: "string", default: "text" },
+    io: { type: "string", default: "auto" },
     "log-level": { type: "string", default: "info" },
     "tls-cert": { type: "string" },
     "tls-key": { type: "string" },
@@ -197,6 +203,7 @@ export function parseServeArgs(args: string[]): ServeCommand {
     fileQuota: parseSize("file-quota", values["file-quota"]),
     auth: parseChoice("auth", values.auth, ["open", "required", "invite"] as const),
     logFormat: parseChoice("log-format", values["log-format"], ["text", "json"] as const),
+    io: parseChoice("io", values.io, ["auto", "epoll", "deno"] as const),
     logLevel: parseChoice(
       "log-level",
       values["log-level"],
@@ -241,6 +248,7 @@ export async function runServe(command: ServeCommand): Promise<number> {
       fileQuota: command.fileQuota,
       auth: command.auth,
       logFormat: command.logFormat,
+      io: command.io,
       logLevel: command.logLevel,
       log: (line) => Deno.stderr.writeSync(encoder.encode(line + "\n")),
       signal: stop.signal,

@@ -105,3 +105,10 @@ Deno.test("parseServeArgs() reads --room-replay, --history-days and --history-co
   assert.equal(parseServeArgs(["--direct-history", "off"]).directHistory, false);
   assert.throws(() => parseServeArgs(["--direct-history", "no"]), UsageError);
 });
+
+Deno.test("parseServeArgs() reads --io: auto by default, epoll or deno, nothing else", () => {
+  assert.equal(parseServeArgs([]).io, "auto");
+  assert.equal(parseServeArgs(["--io", "epoll"]).io, "epoll");
+  assert.equal(parseServeArgs(["--io", "deno"]).io, "deno");
+  assert.throws(() => parseServeArgs(["--io", "uring"]), /--io: "uring" is not one of/);
+});

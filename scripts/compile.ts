@@ -24,9 +24,13 @@ export const TARGETS = [
   "x86_64-pc-windows-msvc",
 ] as const;
 
-/** What the executable may do: listen and connect, its data directory, env and OS info. */
+/**
+ * What the executable may do: listen and connect, call libc (plain TCP through epoll,
+ * net/epoll.ts), its data directory, env and OS info.
+ */
 export const PERMISSIONS = [
   "--allow-net",
+  "--allow-ffi",
   "--allow-read",
   "--allow-write",
   "--allow-env",

@@ -6,11 +6,13 @@
  * Frames of one turn go out in one write per connection.
  *
  *   deno run -A scripts/perf/bare_relay.ts PORT          Deno.listen / Deno.Conn
+ *   deno run -A scripts/perf/bare_relay.ts PORT --epoll  net/epoll.ts (libc's epoll over FFI)
  *   deno run -A scripts/perf/bare_relay.ts PORT --node   node:net
  *
  * @module
  */
 import net from "node:net";
+import { listenEpoll } from "../../net/epoll.ts";
 
 const decoder = new TextDecoder();
 const HEADER = 24;
@@ -65,13 +67,21 @@ function join(rest: Uint8Array, chunk: Uint8Array): Uint8Array {
   return whole;
 }
 
-/** A Deno.Conn peer: frames of a turn queued, written by one pending write. */
+/** What `DenoPeer` needs of a connection: `Deno.TcpConn` and `EpollConn` have it. */
+interface Conn {
+  read(buffer: Uint8Array): Promise<number | null>;
+  write(bytes: Uint8Array): Promise<number>;
+  setNoDelay(on: boolean): void;
+  close(): void;
+}
+
+/** A Deno.Conn or EpollConn peer: frames of a turn queued, written by one pending write. */
 class DenoPeer implements Peer {
-  #conn: Deno.TcpConn;
+  #conn: Conn;
   #queue: Uint8Array[] = [];
   #writing = false;
 
-  constructor(conn: Deno.TcpConn) {
+  constructor(conn: Conn) {
     this.#conn = conn;
   }
 
@@ -133,6 +143,14 @@ if (Deno.args.includes("--node")) {
       rest = relay(join(rest, chunk), peer);
     });
   }).listen(port, "127.0.0.1", () => console.log(`listening 127.0.0.1:${port}`));
+} else if (Deno.args.includes("--epoll")) {
+  const listener = listenEpoll({ hostname: "127.0.0.1", port });
+  if (listener === undefined) throw new Error("epoll needs Linux and --allow-ffi");
+  console.log(`listening 127.0.0.1:${port}`);
+  while (true) {
+    const conn = await listener.accept();
+    void new DenoPeer(conn).read().catch(() => conn.close());
+  }
 } else {
   const listener = Deno.listen({ hostname: "127.0.0.1", port });
   console.log(`listening 127.0.0.1:${port}`);
