@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { concatBytes } from "../protocol/bytes.ts";
 import {
   encodeAddress,
   epollAvailable,
@@ -62,13 +63,7 @@ async function readToEnd(reader: Reader, chunkSize = 64 * 1024): Promise<Uint8Ar
     chunks.push(buffer.subarray(0, n));
     total += n;
   }
-  const all = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return all;
+  return concatBytes(chunks, total);
 }
 
 async function readText(reader: Reader): Promise<string | null> {
