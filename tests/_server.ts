@@ -86,6 +86,14 @@ export async function tempDir(): Promise<TempDir> {
   };
 }
 
+/**
+ * The flags every `tinychat send` test starts with: who sends, to whom, which server, and its own
+ * state directory (message ids, partial downloads).
+ */
+export function sendFlags(user: string, to: string, port: number, state: string): string[] {
+  return ["--user", user, "--to", to, "--port", String(port), "--state", state];
+}
+
 /** The command line that runs the CLI from source as the tasks do: `deno run V8_FLAGS --allow-all mod.ts ...args`. */
 export function cliCommand(args: string[], options: Deno.CommandOptions = {}): Deno.Command {
   return new Deno.Command(Deno.execPath(), {

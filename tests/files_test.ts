@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { type ClientEvent, connect, type TinychatClient } from "../client.ts";
 import type { FileEvent } from "../client_files.ts";
 import { sendFileCommand, startFileUi } from "../cli/files_ui.ts";
-import { cliCommand, serverTest, start, tempDir } from "./_server.ts";
+import { cliCommand, sendFlags, serverTest, start, tempDir } from "./_server.ts";
 
 const WAIT_MS = 10_000;
 
@@ -152,14 +152,7 @@ serverTest("tinychat send --file delivers a file to an online receiver", async (
   const notice = nextFile(bob, 20_000);
   const output = await cliCommand([
     "send",
-    "--user",
-    "alice",
-    "--to",
-    "bob",
-    "--port",
-    String(server.port),
-    "--state",
-    join(dir.path, "state"),
+    ...sendFlags("alice", "bob", server.port, join(dir.path, "state")),
     "--json",
     "--file",
     file.path,
@@ -360,14 +353,7 @@ serverTest(
     const run = (to: string, path: string) =>
       cliCommand([
         "send",
-        "--user",
-        "alice",
-        "--to",
-        to,
-        "--port",
-        String(server.port),
-        "--state",
-        join(dir.path, "state"),
+        ...sendFlags("alice", to, server.port, join(dir.path, "state")),
         "--file",
         path,
       ]).output();

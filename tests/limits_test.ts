@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { connect, LoginError } from "../client.ts";
 import { encodeFrame, type Frame, FrameType, readCode } from "../protocol/mod.ts";
 import { assertPairChats, connect as raw, isAck, login } from "./_client.ts";
-import { cliCommand, serverTest, start, tempDir } from "./_server.ts";
+import { cliCommand, sendFlags, serverTest, start, tempDir } from "./_server.ts";
 
 const decoder = new TextDecoder();
 const EMPTY = new Uint8Array(0);
@@ -92,14 +92,7 @@ serverTest(
     const lines = Array.from({ length: 20 }, (_, i) => `line ${i + 1}`).join("\n") + "\n";
     const child = cliCommand([
       "send",
-      "--user",
-      "paster",
-      "--to",
-      "bob",
-      "--port",
-      String(server.port),
-      "--state",
-      `${dir.path}/state`,
+      ...sendFlags("paster", "bob", server.port, `${dir.path}/state`),
     ], { stdin: "piped" }).spawn();
     const writer = child.stdin.getWriter();
     await writer.write(new TextEncoder().encode(lines));

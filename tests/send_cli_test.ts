@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { connect, type TinychatClient } from "../client.ts";
-import { cliCommand, serverTest, start, tempDir } from "./_server.ts";
+import { cliCommand, sendFlags, serverTest, start, tempDir } from "./_server.ts";
 
 const RUN_TIMEOUT_MS = 20_000;
 
@@ -70,14 +70,7 @@ serverTest("tinychat send exits 0 and prints the fate when the recipient is onli
   await using state = await tempDir();
   await using bob = await receiver(server.port, "bob");
   const run = await send([
-    "--user",
-    "alice",
-    "--to",
-    "bob",
-    "--port",
-    String(server.port),
-    "--state",
-    state.path,
+    ...sendFlags("alice", "bob", server.port, state.path),
     "hello",
     "bob",
   ]);
@@ -95,14 +88,7 @@ serverTest(
     await makeKnown(server.port, "bob");
     const run = await send(
       [
-        "--user",
-        "alice",
-        "--to",
-        "bob",
-        "--port",
-        String(server.port),
-        "--state",
-        state.path,
+        ...sendFlags("alice", "bob", server.port, state.path),
         "hi",
       ],
     );
@@ -116,14 +102,7 @@ serverTest("tinychat send exits 4 for an unknown recipient and says so on stderr
   await using state = await tempDir();
   const run = await send(
     [
-      "--user",
-      "alice",
-      "--to",
-      "nobody",
-      "--port",
-      String(server.port),
-      "--state",
-      state.path,
+      ...sendFlags("alice", "nobody", server.port, state.path),
       "x",
     ],
   );
@@ -168,14 +147,7 @@ serverTest("tinychat send --json prints one JSON object per message with its fat
   await using state = await tempDir();
   await using _bob = await receiver(server.port, "bob");
   const run = await send([
-    "--user",
-    "alice",
-    "--to",
-    "bob",
-    "--port",
-    String(server.port),
-    "--state",
-    state.path,
+    ...sendFlags("alice", "bob", server.port, state.path),
     "--json",
     "hi",
   ]);
@@ -196,14 +168,7 @@ serverTest("tinychat send sends each line of stdin as one message", async () => 
   await using bob = await receiver(server.port, "bob");
   const run = await send(
     [
-      "--user",
-      "alice",
-      "--to",
-      "bob",
-      "--port",
-      String(server.port),
-      "--state",
-      state.path,
+      ...sendFlags("alice", "bob", server.port, state.path),
       "--json",
     ],
     "first line\nsecond: 你好 🎉\r\n\nthird\n",
@@ -234,14 +199,7 @@ serverTest(
     await using state = await tempDir();
     await using bob = await receiver(server.port, "bob");
     const args = [
-      "--user",
-      "alice",
-      "--to",
-      "bob",
-      "--port",
-      String(server.port),
-      "--state",
-      state.path,
+      ...sendFlags("alice", "bob", server.port, state.path),
       "--json",
       // The same text both times: a reused id would make the server treat run 2 as a resend.
       "same text",
@@ -271,14 +229,7 @@ serverTest(
       // A CI job on a fresh machine: a new, empty state directory every time.
       await using state = await tempDir();
       const result = await send([
-        "--user",
-        "ci",
-        "--to",
-        "bob",
-        "--port",
-        String(server.port),
-        "--state",
-        state.path,
+        ...sendFlags("ci", "bob", server.port, state.path),
         "--json",
         "build green",
       ]);

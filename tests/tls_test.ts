@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { connect, isLoopback, plainPasswordWarning } from "../client.ts";
 import { FrameType, readCode } from "../protocol/mod.ts";
 import { assertPairChats, connectTls, isAck } from "./_client.ts";
-import { cliCommand, serverTest, start, tempDir } from "./_server.ts";
+import { cliCommand, sendFlags, serverTest, start, tempDir } from "./_server.ts";
 import { makeCertificates } from "./_tls.ts";
 
 const decoder = new TextDecoder();
@@ -37,14 +37,7 @@ serverTest(
     // The CLI: tinychat send --ca FILE (implies --tls).
     const sent = await cliCommand([
       "send",
-      "--user",
-      "carol",
-      "--to",
-      "bob",
-      "--port",
-      String(server.port),
-      "--state",
-      `${dir.path}/state`,
+      ...sendFlags("carol", "bob", server.port, `${dir.path}/state`),
       "--ca",
       certs.caFile,
       "hi from the CLI",
@@ -74,14 +67,7 @@ serverTest(
     await server.waitForLog(/TLS handshake failed.*a plain client on the TLS port\?/);
     const sent = await cliCommand([
       "send",
-      "--user",
-      "carol",
-      "--to",
-      "bob",
-      "--port",
-      String(server.port),
-      "--state",
-      `${dir.path}/state`,
+      ...sendFlags("carol", "bob", server.port, `${dir.path}/state`),
       "hi",
     ]).output();
     assert.equal(sent.code, 1);
