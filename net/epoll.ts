@@ -138,7 +138,10 @@ class Poller {
   #parkedView = new DataView(this.#parkedEvents.buffer);
   #parked = false;
   #round = 0;
-  #one = new Uint8Array(8);
+  /** 1 as a little-endian u64, written to the eventfd to wake the wait; reads empty it into
+   * `#counter`. */
+  #one = new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0]);
+  #counter = new Uint8Array(8);
   readonly finished: Promise<void>;
 
   constructor(c: Libc) {
@@ -151,7 +154,6 @@ class Poller {
       c.close(this.#ep);
       throw error;
     }
-    new DataView(this.#one.buffer).setBigUint64(0, 1n, true);
     this.#add(this.#wake, EPOLLIN);
     this.finished = this.#run();
   }
@@ -220,8 +222,7 @@ class Poller {
     for (let i = 0; i < count; i++) {
       const fd = view.getUint32(i * EVENT_SIZE + 4, true);
       if (fd === this.#wake) {
-        this.#c.read(this.#wake, this.#one, 8);
-        new DataView(this.#one.buffer).setBigUint64(0, 1n, true);
+        this.#c.read(this.#wake, this.#counter, 8);
         continue;
       }
       this.#handlers.get(fd)?.ready(view.getUint32(i * EVENT_SIZE, true));
