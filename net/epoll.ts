@@ -14,6 +14,14 @@
  * gets its share per round like everyone else, timers run between rounds, and what a peer sent
  * before it closed (a file upload's window, say) is read to its end in a round or two.
  *
+ * Push mode (`EpollConn.attach`), the server's: a connection hands what it reads to a `Sink` as
+ * it comes, from the round itself, and `trySend` writes at once; no promise per read or write.
+ * Reads land in a slab shared by all connections (a chunk is a view into it, never written
+ * again), so a busy round makes no garbage per read. While rounds find work, and the owner
+ * allows it (`EpollListener.mayBlock`), the next wait blocks this thread for up to `BLOCK_MS`
+ * instead of parking off it: no thread hop per round. Other JavaScript work (timers, other I/O)
+ * gets its turn at least every `YIELD_MS`, and after every round that resolved a promise.
+ *
  * @module
  */
 
@@ -69,6 +77,13 @@ const EVENT_SIZE = 12;
 const MAX_EVENTS = 256;
 const BACKLOG = 1024;
 const ROUND_BYTES = 256 * 1024;
+/** Bytes of a read slab, and the least room left in it for a read of its own. */
+const SLAB_BYTES = 64 * 1024;
+const SLAB_MIN = 8 * 1024;
+/** The longest a wait blocks this thread right after a round with work (ms). */
+const BLOCK_MS = 1;
+/** The longest the loop runs rounds without letting the rest of the event loop go on (ms). */
+const YIELD_MS = 1;
 
 let loaded: { libc: Libc; errno: Deno.UnsafePointerView } | null | undefined;
 
@@ -122,6 +137,19 @@ interface Ready {
   ready(events: number): void;
 }
 
+/** Where a connection in push mode (`EpollConn.attach`) hands what happens to it. */
+export interface Sink {
+  /** Bytes that arrived: a view that is never written again, the sink's to keep. */
+  data(chunk: Uint8Array): void;
+  /**
+   * The stream ended: `null` at the peer's end, else why (a failed read, or `Interrupted` once
+   * the connection was closed here). Called once; nothing follows it.
+   */
+  end(error: Error | null): void;
+  /** The socket takes writes again after `trySend` wrote less than it was given. */
+  writable(): void;
+}
+
 /** One epoll instance and the loop that waits on it, shared by a listener and its connections. */
 class Poller {
   #c: Libc;
@@ -138,6 +166,16 @@ class Poller {
   #parkedView = new DataView(this.#parkedEvents.buffer);
   #parked = false;
   #round = 0;
+  /** A read or an accept resolved a promise in this round: its continuations run before the next. */
+  #promised = false;
+  #inRound = false;
+  /** Where reads in push mode land; `#slabUsed` bytes of it are handed out. */
+  #slab = new Uint8Array(SLAB_BYTES);
+  #slabUsed = 0;
+  /** Runs at the end of every round (`EpollListener.onRoundEnd`). */
+  roundEnd: (() => void) | undefined;
+  /** Whether a wait may block this thread (`EpollListener.mayBlock`). */
+  mayBlock: () => boolean = () => true;
   /** 1 as a little-endian u64, written to the eventfd to wake the wait; reads empty it into
    * `#counter`. */
   #one = new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0]);
@@ -175,6 +213,31 @@ class Poller {
     return this.#round;
   }
 
+  /** Whether readiness is being handed out now (the round's `roundEnd` has not run yet). */
+  get inRound(): boolean {
+    return this.#inRound;
+  }
+
+  /** A promise was resolved: the loop lets its continuations run before the next round. */
+  promised(): void {
+    this.#promised = true;
+  }
+
+  /** Free room in the read slab for a read of at most `limit` bytes (push mode). */
+  slabRoom(limit: number): Uint8Array {
+    if (this.#slab.length - this.#slabUsed < SLAB_MIN) {
+      this.#slab = new Uint8Array(SLAB_BYTES);
+      this.#slabUsed = 0;
+    }
+    const at = this.#slabUsed;
+    return this.#slab.subarray(at, at + Math.min(limit, this.#slab.length - at));
+  }
+
+  /** The first `n` bytes of the last `slabRoom` were read into: they are the reader's now. */
+  slabTake(n: number): void {
+    this.#slabUsed += n;
+  }
+
   /** `conn` has data left and a read waiting for it. */
   defer(conn: EpollConn): void {
     this.#backlog.push(conn);
@@ -196,23 +259,41 @@ class Poller {
   async #run(): Promise<void> {
     // The first watch comes right after the constructor.
     await Promise.resolve();
+    let busy = false;
+    let yielded = performance.now();
     while (this.#handlers.size > 0) {
       this.#round++;
       let count = this.#c.epoll_wait(this.#ep, this.#events, MAX_EVENTS, 0);
+      // Right after a round with work the next is likely near: wait for it on this thread.
+      if (count === 0 && busy && this.#backlog.length === 0 && this.mayBlock()) {
+        count = this.#c.epoll_wait(this.#ep, this.#events, MAX_EVENTS, BLOCK_MS);
+      }
+      this.#inRound = true;
       if (count > 0) {
         this.#dispatch(this.#eventView, count);
       } else if (this.#backlog.length === 0) {
         // Nothing ready: wait off this thread, so that timers and other I/O go on meanwhile.
+        this.#inRound = false;
         this.#parked = true;
         count = await this.#c.epoll_park(this.#ep, this.#parkedEvents, MAX_EVENTS, -1);
         this.#parked = false;
+        this.#inRound = true;
+        yielded = performance.now();
         if (count > 0) this.#dispatch(this.#parkedView, count);
       }
+      busy = count > 0;
       const backlog = this.#backlog;
       this.#backlog = [];
       for (const conn of backlog) conn.ready(EPOLLIN);
-      // One round at a time: what the reads resolved runs, then timers, then the next round.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      this.roundEnd?.();
+      this.#inRound = false;
+      // What the round's reads resolved runs before the next round, and the rest of the event
+      // loop (timers, other I/O) at least every YIELD_MS.
+      if (this.#promised || performance.now() - yielded >= YIELD_MS) {
+        this.#promised = false;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        yielded = performance.now();
+      }
     }
     this.#c.close(this.#wake);
     this.#c.close(this.#ep);
@@ -252,6 +333,11 @@ export class EpollConn implements Ready {
   #taken = 0;
   #reader: (Pending<number | null> & { buffer: Uint8Array }) | undefined;
   #writer: (Pending<number> & { bytes: Uint8Array }) | undefined;
+  /** Push mode (`attach`): where reads go until the stream ends (`#pushing`), and writability. */
+  #sink: Sink | undefined;
+  #pushing = false;
+  /** `trySend` came up short: the sink hears when the socket takes more. */
+  #wantsWrite = false;
 
   constructor(
     c: Libc,
@@ -267,10 +353,40 @@ export class EpollConn implements Ready {
     this.remoteAddr = remoteAddr;
   }
 
+  /**
+   * Push mode: from now on what arrives goes to `sink` as it comes, in the poller's round, and
+   * `read` is not used. What is already waiting is read in the next round.
+   */
+  attach(sink: Sink): void {
+    if (this.#closed) throw new Deno.errors.BadResource("Bad resource ID");
+    if (this.#reader !== undefined) throw new Deno.errors.Busy("read pending");
+    this.#sink = sink;
+    this.#pushing = true;
+    if (this.#readable) this.#poller.defer(this);
+  }
+
+  /**
+   * Push mode: writes what the socket takes now, at once. When that is less than `bytes`, the
+   * sink's `writable()` follows once it takes more. Throws as `write` rejects.
+   */
+  trySend(bytes: Uint8Array): number {
+    if (this.#closed) throw new Deno.errors.BadResource("Bad resource ID");
+    const sent = this.#send(bytes);
+    if (sent === -EAGAIN) {
+      this.#wantsWrite = true;
+      return 0;
+    }
+    if (sent < 0) throw osError(-sent);
+    if (sent < bytes.length) this.#wantsWrite = true;
+    return sent;
+  }
+
   /** Reads into `buffer`: the count, or null at the end of the stream. */
   read(buffer: Uint8Array): Promise<number | null> {
     if (this.#closed) return Promise.reject(new Deno.errors.BadResource("Bad resource ID"));
-    if (this.#reader !== undefined) return Promise.reject(new Deno.errors.Busy("read pending"));
+    if (this.#reader !== undefined || this.#sink !== undefined) {
+      return Promise.reject(new Deno.errors.Busy("read pending"));
+    }
     return new Promise((resolve, reject) => {
       this.#reader = { buffer, resolve, reject };
       if (!this.#readable) return;
@@ -306,15 +422,24 @@ export class EpollConn implements Ready {
     this.#c.close(this.#fd);
     const reader = this.#reader;
     const writer = this.#writer;
+    const sink = this.#pushing ? this.#sink : undefined;
     this.#reader = undefined;
     this.#writer = undefined;
+    this.#sink = undefined;
+    this.#pushing = false;
+    this.#poller.promised();
     reader?.reject(new Deno.errors.Interrupted("operation canceled"));
     writer?.reject(new Deno.errors.Interrupted("operation canceled"));
+    // As a pending read learns of it: after what closed it is done.
+    if (sink !== undefined) {
+      queueMicrotask(() => sink.end(new Deno.errors.Interrupted("operation canceled")));
+    }
   }
 
   ready(events: number): void {
     if (this.#closed) return;
     if ((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) !== 0) this.#ended = true;
+    if (this.#sink !== undefined) return this.#push(events, this.#sink);
     if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) !== 0) {
       this.#readable = true;
       if (this.#reader !== undefined) this.#read(this.#reader);
@@ -324,9 +449,55 @@ export class EpollConn implements Ready {
       const sent = this.#send(writer.bytes);
       if (sent === -EAGAIN) return;
       this.#writer = undefined;
+      this.#poller.promised();
       if (sent >= 0) writer.resolve(sent);
       else writer.reject(osError(-sent));
     }
+  }
+
+  /** Push mode: reads what is there (up to the round's share), then tells of writability. */
+  #push(events: number, sink: Sink): void {
+    if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) !== 0 && this.#pushing) {
+      this.#readable = true;
+      if (this.#round !== this.#poller.round) {
+        this.#round = this.#poller.round;
+        this.#taken = 0;
+      }
+      while (this.#readable && this.#pushing) {
+        if (this.#taken >= ROUND_BYTES) {
+          this.#poller.defer(this);
+          break;
+        }
+        const room = this.#poller.slabRoom(ROUND_BYTES - this.#taken);
+        let n: number;
+        do n = this.#c.read(this.#fd, room, room.length); while (n < 0 && errno() === EINTR);
+        if (n < 0) {
+          const code = errno();
+          if (code === EAGAIN) {
+            this.#readable = false;
+            break;
+          }
+          return this.#end(osError(code), sink);
+        }
+        if (n === 0) return this.#end(null, sink);
+        this.#poller.slabTake(n);
+        this.#taken += n;
+        // As in #read: a short read took all there was, unless the stream ended with it.
+        if (n < room.length && !this.#ended) this.#readable = false;
+        sink.data(room.subarray(0, n));
+      }
+    }
+    if ((events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) !== 0 && this.#wantsWrite && !this.#closed) {
+      this.#wantsWrite = false;
+      sink.writable();
+    }
+  }
+
+  /** Push mode: the stream ended; the sink learns of it once. */
+  #end(error: Error | null, sink: Sink): void {
+    this.#pushing = false;
+    this.#readable = false;
+    sink.end(error);
   }
 
   #read(reader: Pending<number | null> & { buffer: Uint8Array }): void {
@@ -353,6 +524,7 @@ export class EpollConn implements Ready {
     // A short read took all there was: more data will be reported as it comes (edge-triggered).
     // Not the end of the stream or an error, though: they were reported once, maybe with data.
     if (n > 0 && n < reader.buffer.length && !this.#ended) this.#readable = false;
+    this.#poller.promised();
     reader.resolve(n === 0 ? null : n);
   }
 
@@ -384,6 +556,27 @@ export class EpollListener implements Ready {
     this.addr = addr;
     this.#poller = new Poller(c);
     this.#poller.watch(fd, this);
+  }
+
+  /**
+   * Runs `fn` at the end of every round, once what was ready has been handed out: where a server
+   * in push mode ends its turn and writes what the round queued.
+   */
+  onRoundEnd(fn: () => void): void {
+    this.#poller.roundEnd = fn;
+  }
+
+  /**
+   * Whether a wait may block this thread (for at most `BLOCK_MS`) right after a round with work:
+   * no, while a promise the owner waits for must be able to resolve at once.
+   */
+  set mayBlock(fn: () => boolean) {
+    this.#poller.mayBlock = fn;
+  }
+
+  /** Whether readiness is being handed out now: `onRoundEnd` is still to come. */
+  get inRound(): boolean {
+    return this.#poller.inRound;
   }
 
   /**
@@ -446,6 +639,7 @@ export class EpollListener implements Ready {
       acceptor.reject(error as Error);
       return;
     }
+    this.#poller.promised();
     acceptor.resolve(conn);
   }
 }

@@ -6,6 +6,7 @@ import {
   type EpollConn,
   type EpollListener,
   listenEpoll,
+  type Sink,
   socketAddress,
 } from "./epoll.ts";
 
@@ -604,4 +605,170 @@ Deno.test("connections are served after their listener closes; the last one ends
   conn.close();
   client.close();
   await eventually(() => pollerFds() === before, "the poller's descriptors closed");
+});
+
+// Push mode (attach, trySend, onRoundEnd): how the server is served
+
+/** A sink that keeps what it is handed, and what happened, in order. */
+class Collector implements Sink {
+  chunks: Uint8Array[] = [];
+  total = 0;
+  events: string[] = [];
+  ended = Promise.withResolvers<Error | null>();
+  #waiting: { bytes: number; resolve: () => void } | undefined;
+  #writable: (() => void) | undefined;
+
+  data(chunk: Uint8Array): void {
+    this.chunks.push(chunk);
+    this.total += chunk.length;
+    this.events.push("data");
+    if (this.#waiting !== undefined && this.total >= this.#waiting.bytes) this.#waiting.resolve();
+  }
+
+  end(error: Error | null): void {
+    this.events.push("end");
+    this.ended.resolve(error);
+  }
+
+  writable(): void {
+    this.events.push("writable");
+    this.#writable?.();
+  }
+
+  /** Resolves once `bytes` in all have arrived. */
+  received(bytes: number): Promise<void> {
+    if (this.total >= bytes) return Promise.resolve();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#waiting = { bytes, resolve };
+    return promise;
+  }
+
+  /** Resolves at the next writable(). */
+  nextWritable(): Promise<void> {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#writable = resolve;
+    return promise;
+  }
+}
+
+Deno.test(
+  "push mode: 4 MiB arrive through data() byte for byte, each chunk kept intact, then end(null)",
+  {
+    ignore,
+  },
+  async () => {
+    const listener = listen();
+    const [conn, client] = await pair(listener);
+    const sink = new Collector();
+    conn.attach(sink);
+    const data = randomBytes(4 * 1024 * 1024);
+    for (let at = 0; at < data.length;) at += await client.write(data.subarray(at));
+    client.close();
+    const error = await within(sink.ended.promise, "end");
+    listener.close();
+    conn.close();
+
+    assert.equal(error, null);
+    assert.ok(sink.chunks.length > 1, "4 MiB cannot come in one read");
+    // Chunks share read slabs: one written again by a later read would differ here.
+    const received = concatBytes(sink.chunks, sink.total);
+    assert.equal(received.length, data.length);
+    assert.equal(firstDifference(received, data), -1);
+  },
+);
+
+Deno.test("push mode: what arrived before attach() is handed over after it", {
+  ignore,
+}, async () => {
+  const listener = listen();
+  const [conn, client] = await pair(listener);
+  await client.write(encoder.encode("early"));
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const sink = new Collector();
+  conn.attach(sink);
+  await within(sink.received(5), "the early bytes");
+  assert.equal(decoder.decode(concatBytes(sink.chunks, sink.total)), "early");
+  assert.equal(await conn.read(new Uint8Array(8)).catch((e) => e.name), "Busy");
+  conn.close();
+  client.close();
+  listener.close();
+});
+
+Deno.test(
+  "push mode: trySend takes what the socket takes, writable() follows, 16 MiB arrive intact",
+  {
+    ignore,
+  },
+  async () => {
+    const listener = listen();
+    const [conn, client] = await pair(listener);
+    const sink = new Collector();
+    conn.attach(sink);
+    const data = randomBytes(16 * 1024 * 1024);
+    let offset = 0;
+    let short = 0;
+    const reading = (async () => {
+      // The client reads only once the socket buffers are full.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      return await readToEnd(client);
+    })();
+    while (offset < data.length) {
+      const writable = sink.nextWritable();
+      const sent = conn.trySend(data.subarray(offset));
+      offset += sent;
+      if (offset < data.length) {
+        short++;
+        await within(writable, "writable() after a short send");
+      }
+    }
+    conn.close();
+    const received = await within(reading, "reading 16 MiB");
+    client.close();
+    listener.close();
+
+    assert.ok(short > 0, "the kernel cannot take 16 MiB at once: some send was short");
+    assert.equal(received.length, data.length);
+    assert.equal(firstDifference(received, data), -1);
+  },
+);
+
+Deno.test("push mode: closing the connection here ends the sink with Interrupted, once", {
+  ignore,
+}, async () => {
+  const listener = listen();
+  const [conn, client] = await pair(listener);
+  const sink = new Collector();
+  conn.attach(sink);
+  conn.close();
+  const error = await within(sink.ended.promise, "end");
+  assert.ok(error instanceof Deno.errors.Interrupted);
+  assert.throws(() => conn.trySend(encoder.encode("x")), Deno.errors.BadResource);
+  assert.equal(await readText(client), null, "the peer sees the close");
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.deepEqual(sink.events, ["end"]);
+  client.close();
+  listener.close();
+});
+
+Deno.test("onRoundEnd runs after the round handed out its data, inside the round", {
+  ignore,
+}, async () => {
+  const listener = listen();
+  const [conn, client] = await pair(listener);
+  const sink = new Collector();
+  const inRound: boolean[] = [];
+  listener.onRoundEnd(() => {
+    inRound.push(listener.inRound);
+    if (sink.events.at(-1) === "data") sink.events.push("round end");
+  });
+  conn.attach(sink);
+  await client.write(encoder.encode("ping"));
+  await within(sink.received(4), "ping");
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.deepEqual(sink.events, ["data", "round end"]);
+  assert.ok(inRound.every((v) => v), "onRoundEnd is part of the round");
+  assert.equal(listener.inRound, false, "outside a round");
+  conn.close();
+  client.close();
+  listener.close();
 });
