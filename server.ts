@@ -21,7 +21,7 @@ import { DiskFileStore, type FileStore, MemoryFileStore } from "./store/file_sto
 import type { Store } from "./store/store.ts";
 import type { AuthMode } from "./core/login_gate.ts";
 import { PasswordAuthenticator } from "./auth/authenticator.ts";
-import { type EpollConn, EpollListener, listenEpoll } from "./net/epoll.ts";
+import { EpollConn, EpollListener, listenEpoll, type Sink } from "./net/epoll.ts";
 
 /** Options of `serve`. */
 export interface ServeOptions {
@@ -175,7 +175,10 @@ class Server implements TinychatServer {
   #store: Store;
   #files: FileStore;
   #core: ServerCore;
-  #conns = new Map<ConnId, Connection>();
+  #conns = new Map<ConnId, Connection | PolledConnection>();
+  /** Polled connections with frames queued: written at the end of the round (`#flush`). */
+  #unwritten: PolledConnection[] = [];
+  #flushScheduled = false;
   #nextId = 1;
   #maxBuffered: number;
   #turnScheduled = false;
@@ -194,6 +197,13 @@ class Server implements TinychatServer {
         this.#afterEvents();
       }),
   };
+  /** What polled connections tell the server besides: one object for all of them. */
+  #polledEvents: PolledEvents = {
+    ...this.#connectionEvents,
+    data: (conn, chunk) => this.#data(conn, chunk),
+    end: (conn, error) => this.#end(conn, error),
+    queued: (conn) => this.#queued(conn),
+  };
 
   constructor(
     listener: Listener,
@@ -209,6 +219,11 @@ class Server implements TinychatServer {
     this.#connections = new ConnectionLimiter(limits.maxConnections, limits.maxConnectionsPerIp);
     this.addr = listener.addr;
     this.io = listener instanceof EpollListener ? "epoll" : "deno";
+    if (listener instanceof EpollListener) {
+      listener.onRoundEnd(() => this.#roundEnd());
+      // A sync in flight resolves on the event loop: no wait may hold it up.
+      listener.mayBlock = () => this.#syncing === undefined;
+    }
     this.#store = store;
     this.#files = files;
     this.#maxBuffered = options.maxBuffered ??
@@ -283,6 +298,13 @@ class Server implements TinychatServer {
       // The peer may already be gone; the read loop will see it.
     }
     const peer = `${socket.remoteAddr.hostname}:${socket.remoteAddr.port}`;
+    if (socket instanceof EpollConn) {
+      const polled = new PolledConnection(id, socket, this.#maxBuffered, this.#polledEvents);
+      this.#conns.set(id, polled);
+      this.#core.open(id, Date.now(), peer);
+      socket.attach(polled);
+      return;
+    }
     const conn = new Connection(id, socket, this.#maxBuffered, this.#connectionEvents);
     this.#conns.set(id, conn);
     this.#core.open(id, Date.now(), peer);
@@ -334,12 +356,7 @@ class Server implements TinychatServer {
       // A plain client's first bytes are a frame, not a TLS record.
       const plain = /corrupt message|InvalidContentType|InvalidMessage/i.test(message);
       const hint = plain ? " (a plain client on the TLS port? it must use --tls)" : "";
-      this.#core.closed(conn.id, Date.now(), `TLS handshake failed: ${message}${hint}`);
-      this.#afterEvents();
-      await conn.closeAfterFlush();
-      this.#conns.delete(conn.id);
-      this.#connections.close(conn.socket.remoteAddr.hostname);
-      return;
+      return this.#finish(conn, `TLS handshake failed: ${message}${hint}`);
     }
     await this.#read(conn);
   }
@@ -378,6 +395,14 @@ class Server implements TinychatServer {
     } catch (error) {
       reason = error instanceof Error ? error.message : String(error);
     }
+    await this.#finish(conn, reason);
+  }
+
+  /**
+   * The end of a connection: the core learns why (`reason`; "" when it closed it itself), what
+   * was queued is written, and the connection is uncounted.
+   */
+  async #finish(conn: Connection | PolledConnection, reason: string): Promise<void> {
     if (reason !== "") this.#core.closed(conn.id, Date.now(), reason);
     this.#afterEvents();
     await conn.closeAfterFlush();
@@ -385,12 +410,70 @@ class Server implements TinychatServer {
     this.#connections.close(conn.socket.remoteAddr.hostname);
   }
 
+  /** What a polled connection read: as `#read` does with a chunk, in the poller's round. */
+  #data(conn: PolledConnection, chunk: Uint8Array): void {
+    if (conn.finishing) return;
+    if (conn.decoder.order === undefined && isTlsHandshake(chunk, chunk.length)) {
+      conn.finishing = true;
+      void this.#finish(
+        conn,
+        "TLS handshake on a plain port (the client uses TLS; this server does not)",
+      );
+      return;
+    }
+    if (!this.#frames(conn, conn.decoder, chunk, Date.now())) {
+      conn.finishing = true;
+      void this.#finish(conn, "");
+      return;
+    }
+    this.#afterEvents();
+  }
+
+  /** A polled connection's stream ended: `null` at the peer's end, else why. */
+  #end(conn: PolledConnection, error: Error | null): void {
+    if (conn.finishing) return;
+    conn.finishing = true;
+    const buffered = conn.decoder.buffered;
+    let reason = error === null ? "closed by peer" : error.message;
+    if (error === null && buffered > 0) {
+      reason = `closed by peer in the middle of a frame (${buffered} bytes of it)`;
+    }
+    void this.#finish(conn, reason);
+  }
+
+  /** `conn` has frames to write: at the end of the round, or in a moment outside one. */
+  #queued(conn: PolledConnection): void {
+    this.#unwritten.push(conn);
+    if (this.#flushScheduled || (this.#listener as EpollListener).inRound) return;
+    this.#flushScheduled = true;
+    queueMicrotask(() => this.#flush());
+  }
+
+  /** Writes what polled connections have queued, one system call each where the socket takes it. */
+  #flush(): void {
+    this.#flushScheduled = false;
+    // A write may let the core queue more (a drain goes on): those join the list as it is walked.
+    for (let i = 0; i < this.#unwritten.length; i++) this.#unwritten[i]!.flush();
+    this.#unwritten.length = 0;
+  }
+
+  /** The end of a poller round: the turn ends (one commit for the round), then the writes. */
+  #roundEnd(): void {
+    if (this.#turnScheduled) this.#endTurn();
+    this.#flush();
+  }
+
   /**
    * Hands the core the frames `chunk` completes; false when one was malformed (answered, and the
    * connection is closing). Out of `#read`, so that the loop, which waits on an idle connection's
    * read for minutes, does not keep the last frame, and with it the previous read buffer.
    */
-  #frames(conn: Connection, decoder: FrameDecoder, chunk: Uint8Array, now: number): boolean {
+  #frames(
+    conn: Connection | PolledConnection,
+    decoder: FrameDecoder,
+    chunk: Uint8Array,
+    now: number,
+  ): boolean {
     try {
       for (const frame of decoder.push(chunk)) {
         this.#core.frame(conn.id, frame, decoder.order ?? "be", now);
@@ -425,7 +508,12 @@ class Server implements TinychatServer {
     // While a sync runs, what the turns write joins the batch committed when it is done.
     if (this.#core.needsCommit && !this.#turnScheduled && this.#syncing === undefined) {
       this.#turnScheduled = true;
-      setImmediate(() => this.#endTurn());
+      // In a poller round, the round's end ends the turn (#roundEnd).
+      if (!(this.#listener instanceof EpollListener && this.#listener.inRound)) {
+        setImmediate(() => {
+          if (this.#turnScheduled) this.#endTurn();
+        });
+      }
     }
     this.#armTimer();
   }
@@ -616,6 +704,140 @@ class Connection {
     } catch {
       // Already closed by the peer or by a failed write.
     }
+  }
+}
+
+/** What a polled connection tells the server, besides what every connection does. */
+interface PolledEvents extends ConnectionEvents {
+  /** Bytes that arrived on `conn` (its own to keep: never written again). */
+  data(conn: PolledConnection, chunk: Uint8Array): void;
+  /** The stream of `conn` ended: `null` at the peer's end, else why. */
+  end(conn: PolledConnection, error: Error | null): void;
+  /** Frames were queued for `conn`: it wants `flush()` at the end of this round. */
+  queued(conn: PolledConnection): void;
+}
+
+/**
+ * A connection served in push mode (net/epoll.ts): what arrives is handed over in the poller's
+ * round, and what a round queues goes out at its end in one system call, without a promise.
+ */
+class PolledConnection implements Sink {
+  readonly id: ConnId;
+  readonly socket: EpollConn;
+  readonly decoder = new FrameDecoder({ views: true });
+  /** The server is done with it (`Server.#finish`): what still arrives is dropped. */
+  finishing = false;
+  #queue: Uint8Array[] = [];
+  #queued = 0;
+  /** In the server's list of connections to write, or being written now. */
+  #listed = false;
+  /** The socket took less than it was given: the rest waits for `writable()`. */
+  #blocked = false;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+  #flushed: (() => void) | undefined;
+  #maxBuffered: number;
+  #events: PolledEvents;
+
+  constructor(id: ConnId, socket: EpollConn, maxBuffered: number, events: PolledEvents) {
+    this.id = id;
+    this.socket = socket;
+    this.#maxBuffered = maxBuffered;
+    this.#events = events;
+  }
+
+  data(chunk: Uint8Array): void {
+    this.#events.data(this, chunk);
+  }
+
+  end(error: Error | null): void {
+    this.#events.end(this, error);
+  }
+
+  writable(): void {
+    this.#blocked = false;
+    this.flush();
+  }
+
+  send(bytes: Uint8Array): void {
+    if (this.#closed || this.#closing !== undefined) return;
+    // As `Connection.send`: what waits behind a blocked write must not pin a shared read slab.
+    if (this.#blocked && bytes.byteLength !== bytes.buffer.byteLength) bytes = bytes.slice();
+    this.#queue.push(bytes);
+    this.#queued += bytes.length;
+    if (this.#queued > this.#maxBuffered) {
+      this.#queue = [];
+      this.#queued = 0;
+      this.#events.slow(this.id);
+      this.#close();
+      return;
+    }
+    if (this.#listed || this.#blocked) return;
+    this.#listed = true;
+    this.#events.queued(this);
+  }
+
+  /** Writes what is queued, all of it in one system call when the socket takes it. */
+  flush(): void {
+    this.#listed = true;
+    while (this.#queue.length > 0 && !this.#blocked && !this.#closed) {
+      const joined = this.#queue.length > 1;
+      const chunk = joined ? concatBytes(this.#queue, this.#queued) : this.#queue[0]!;
+      this.#queue = [];
+      this.#queued = 0;
+      let sent: number;
+      try {
+        sent = this.socket.trySend(chunk);
+      } catch {
+        this.#close();
+        break;
+      }
+      if (sent < chunk.length) {
+        // The rest waits: its own bytes, not a view into a read slab that others share.
+        const rest = chunk.subarray(sent);
+        const own = joined || chunk.byteLength === chunk.buffer.byteLength ? rest : rest.slice();
+        this.#queue = [own];
+        this.#queued = own.length;
+        this.#blocked = true;
+        break;
+      }
+      // Everything went: the core may go on with a drain that waited for this.
+      this.#events.writable(this.id);
+    }
+    this.#listed = false;
+    if (this.#closing !== undefined && this.#queue.length === 0) this.#close();
+  }
+
+  /** Closes once what was queued is written, or after `CLOSE_FLUSH_MS` if the peer does not read. */
+  closeAfterFlush(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    if (this.#closing !== undefined) return this.#closing;
+    if (this.#queue.length === 0) {
+      this.#close();
+      return Promise.resolve();
+    }
+    this.#closing = new Promise<void>((resolve) => {
+      const timer = setTimeout(() => this.#close(), CLOSE_FLUSH_MS);
+      this.#flushed = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    return this.#closing;
+  }
+
+  #close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#queue = [];
+    this.#queued = 0;
+    try {
+      this.socket.close();
+    } catch {
+      // Already closed.
+    }
+    this.#flushed?.();
+    this.#flushed = undefined;
   }
 }
 
