@@ -103,6 +103,8 @@ const ACCEPT_RETRY_MS = 100;
 /** How long a closing connection may take to write what was queued for it. */
 const CLOSE_FLUSH_MS = 1000;
 const MAX_READ = 64 * 1024;
+/** How long a committed batch that no answer waits for may go without a sync (ms). */
+const LAZY_SYNC_MS = 50;
 
 /**
  * Starts a tinychat server: a TCP listener wired to a `ServerCore`, a store and a clock.
@@ -184,6 +186,8 @@ class Server implements TinychatServer {
   #turnScheduled = false;
   /** The group commit running with a store that syncs in the background (`#sync`). */
   #syncing: Promise<void> | undefined;
+  /** The sync of batches that no answer waits for (`#syncSoon`). */
+  #lazySync: ReturnType<typeof setTimeout> | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closing: Promise<void> | undefined;
   #log: CoreLogger;
@@ -523,7 +527,9 @@ class Server implements TinychatServer {
     if (this.#store.sync !== undefined) {
       if (this.#syncing === undefined) {
         const ticket = this.#takeCommit();
-        if (ticket !== undefined) this.#syncing = this.#sync(ticket);
+        if (ticket !== undefined && !this.#releaseUnawaited(ticket)) {
+          this.#syncing = this.#sync(ticket);
+        }
       }
     } else {
       try {
@@ -539,11 +545,11 @@ class Server implements TinychatServer {
    * Group commit with a store that syncs off this thread: commits what was written since the
    * last commit, and while its sync runs the event loop goes on, its turns writing the next
    * batch; once the sync is done, sends what waited for it ("300" only once a message is on
-   * disk), and commits the next batch. One sync at a time, back to back while there is work.
+   * disk), and commits the next batch. One sync at a time, back to back while answers wait.
    */
-  async #sync(first: CommitTicket): Promise<void> {
+  async #sync(first: CommitTicket | undefined): Promise<void> {
     try {
-      for (let ticket: CommitTicket | undefined = first; ticket !== undefined;) {
+      for (let ticket = first;;) {
         let durable = true;
         try {
           await this.#store.sync!();
@@ -552,13 +558,30 @@ class Server implements TinychatServer {
           this.#log("error", "store-sync-failed", { error: String(error) });
         }
         const synced = ticket;
-        this.#event(() => this.#core.release(synced, durable));
+        if (synced !== undefined) this.#event(() => this.#core.release(synced, durable));
         ticket = this.#takeCommit();
+        if (ticket === undefined || this.#releaseUnawaited(ticket)) break;
       }
     } finally {
       this.#syncing = undefined;
     }
     this.#armTimer();
+  }
+
+  /**
+   * A committed batch that no answer waits for (history, deletions of delivered messages) does
+   * not wait for a sync of its own: it is released at once and synced within `LAZY_SYNC_MS`.
+   * A kill loses none of it (the commit is in the log); a power cut, at most that window.
+   * False when answers wait for this batch: it needs `#sync`.
+   */
+  #releaseUnawaited(ticket: CommitTicket): boolean {
+    if (ticket.actions.length > 0) return false;
+    this.#event(() => this.#core.release(ticket, true));
+    this.#lazySync ??= setTimeout(() => {
+      this.#lazySync = undefined;
+      this.#syncing ??= this.#sync(undefined);
+    }, LAZY_SYNC_MS);
+    return true;
   }
 
   #takeCommit(): CommitTicket | undefined {
@@ -592,6 +615,7 @@ class Server implements TinychatServer {
     this.#listener.close();
     clearInterval(this.#sweeper);
     if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#lazySync !== undefined) clearTimeout(this.#lazySync);
     const now = Date.now();
     for (const id of this.#conns.keys()) this.#core.closed(id, now, "server shutting down");
     // Every session is closed: what waits for these commits sends nothing. close() syncs.
