@@ -20,7 +20,8 @@
  * again), so a busy round makes no garbage per read. While rounds find work, and the owner
  * allows it (`EpollListener.mayBlock`), the next wait blocks this thread for up to `BLOCK_MS`
  * instead of parking off it: no thread hop per round. Other JavaScript work (timers, other I/O)
- * gets its turn at least every `YIELD_MS`, and after every round that resolved a promise.
+ * gets its turn at least every `YIELD_MS`, and after every round that resolved a promise or
+ * while the owner does not allow blocking.
  *
  * @module
  */
@@ -174,7 +175,7 @@ class Poller {
   #slabUsed = 0;
   /** Runs at the end of every round (`EpollListener.onRoundEnd`). */
   roundEnd: (() => void) | undefined;
-  /** Whether a wait may block this thread (`EpollListener.mayBlock`). */
+  /** Whether the loop may hold this thread (`EpollListener.mayBlock`). */
   mayBlock: () => boolean = () => true;
   /** 1 as a little-endian u64, written to the eventfd to wake the wait; reads empty it into
    * `#counter`. */
@@ -288,8 +289,9 @@ class Poller {
       this.roundEnd?.();
       this.#inRound = false;
       // What the round's reads resolved runs before the next round, and the rest of the event
-      // loop (timers, other I/O) at least every YIELD_MS.
-      if (this.#promised || performance.now() - yielded >= YIELD_MS) {
+      // loop (timers, other I/O) at least every YIELD_MS, or after every round while the owner
+      // waits for it.
+      if (this.#promised || !this.mayBlock() || performance.now() - yielded >= YIELD_MS) {
         this.#promised = false;
         await new Promise<void>((resolve) => setImmediate(resolve));
         yielded = performance.now();
@@ -567,8 +569,9 @@ export class EpollListener implements Ready {
   }
 
   /**
-   * Whether a wait may block this thread (for at most `BLOCK_MS`) right after a round with work:
-   * no, while a promise the owner waits for must be able to resolve at once.
+   * Whether the loop may hold this thread: block a wait (for at most `BLOCK_MS`) right after a
+   * round with work, and run rounds back to back (for at most `YIELD_MS`). No, while a promise
+   * the owner waits for must resolve as soon as it can: then every round yields.
    */
   set mayBlock(fn: () => boolean) {
     this.#poller.mayBlock = fn;
