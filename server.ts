@@ -639,37 +639,76 @@ interface ConnectionEvents {
   slow(conn: ConnId): void;
 }
 
+/** The frames queued for one socket, and their bytes, up to a limit. */
+class SendQueue {
+  #frames: Uint8Array[] = [];
+  #bytes = 0;
+  #max: number;
+
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  get empty(): boolean {
+    return this.#frames.length === 0;
+  }
+
+  /** Whether `take()` joins frames into a new buffer of its own. */
+  get joined(): boolean {
+    return this.#frames.length > 1;
+  }
+
+  /**
+   * Queues `bytes`; with `copy`, a view into a read buffer gets its own copy, so that a peer that
+   * reads slowly pins only what waits for it, not others' read buffers. False, and emptied, past
+   * the limit: the reader is too slow.
+   */
+  push(bytes: Uint8Array, copy: boolean): boolean {
+    if (copy && bytes.byteLength !== bytes.buffer.byteLength) bytes = bytes.slice();
+    this.#frames.push(bytes);
+    this.#bytes += bytes.length;
+    if (this.#bytes <= this.#max) return true;
+    this.clear();
+    return false;
+  }
+
+  /** Everything queued, as one chunk; the queue is empty after. */
+  take(): Uint8Array {
+    const chunk = this.#frames.length === 1
+      ? this.#frames[0]!
+      : concatBytes(this.#frames, this.#bytes);
+    this.clear();
+    return chunk;
+  }
+
+  clear(): void {
+    this.#frames = [];
+    this.#bytes = 0;
+  }
+}
+
 /** One socket's writer: a queue drained by one pending write, coalescing small frames. */
 class Connection {
   readonly id: ConnId;
   readonly socket: Socket;
-  #queue: Uint8Array[] = [];
-  #queued = 0;
+  #queue: SendQueue;
   #writing: Promise<void> | undefined;
   /** A socket write has not completed yet. */
   #inFlight = false;
   #closed = false;
   #closeRequested = false;
-  #maxBuffered: number;
   #events: ConnectionEvents;
 
   constructor(id: ConnId, socket: Socket, maxBuffered: number, events: ConnectionEvents) {
     this.id = id;
     this.socket = socket;
-    this.#maxBuffered = maxBuffered;
+    this.#queue = new SendQueue(maxBuffered);
     this.#events = events;
   }
 
   send(bytes: Uint8Array): void {
     if (this.#closed || this.#closeRequested) return;
-    // A view into a read buffer that must wait behind a write in flight gets its own copy, so
-    // that a peer that reads slowly pins only what is queued for it, not others' read buffers.
-    if (this.#inFlight && bytes.byteLength !== bytes.buffer.byteLength) bytes = bytes.slice();
-    this.#queue.push(bytes);
-    this.#queued += bytes.length;
-    if (this.#queued > this.#maxBuffered) {
-      this.#queue = [];
-      this.#queued = 0;
+    if (!this.#queue.push(bytes, this.#inFlight)) {
       this.#events.slow(this.id);
       this.#close();
       return;
@@ -699,19 +738,15 @@ class Connection {
     // Let the rest of this turn queue its frames, so they go out in one write.
     await Promise.resolve();
     try {
-      while (this.#queue.length > 0 && !this.#closed) {
-        const chunk = this.#queue.length === 1
-          ? this.#queue[0]!
-          : concatBytes(this.#queue, this.#queued);
-        this.#queue = [];
-        this.#queued = 0;
+      while (!this.#queue.empty && !this.#closed) {
+        const chunk = this.#queue.take();
         let offset = 0;
         this.#inFlight = true;
         while (offset < chunk.length) {
           offset += await this.socket.write(offset === 0 ? chunk : chunk.subarray(offset));
         }
         this.#inFlight = false;
-        if (this.#queue.length === 0) this.#events.writable(this.id);
+        if (this.#queue.empty) this.#events.writable(this.id);
       }
     } catch {
       this.#close();
@@ -751,8 +786,7 @@ class PolledConnection implements Sink {
   readonly decoder = new FrameDecoder({ views: true });
   /** The server is done with it (`Server.#finish`): what still arrives is dropped. */
   finishing = false;
-  #queue: Uint8Array[] = [];
-  #queued = 0;
+  #queue: SendQueue;
   /** In the server's list of connections to write, or being written now. */
   #listed = false;
   /** The socket took less than it was given: the rest waits for `writable()`. */
@@ -760,13 +794,12 @@ class PolledConnection implements Sink {
   #closed = false;
   #closing: Promise<void> | undefined;
   #flushed: (() => void) | undefined;
-  #maxBuffered: number;
   #events: PolledEvents;
 
   constructor(id: ConnId, socket: EpollConn, maxBuffered: number, events: PolledEvents) {
     this.id = id;
     this.socket = socket;
-    this.#maxBuffered = maxBuffered;
+    this.#queue = new SendQueue(maxBuffered);
     this.#events = events;
   }
 
@@ -785,13 +818,7 @@ class PolledConnection implements Sink {
 
   send(bytes: Uint8Array): void {
     if (this.#closed || this.#closing !== undefined) return;
-    // As `Connection.send`: what waits behind a blocked write must not pin a shared read slab.
-    if (this.#blocked && bytes.byteLength !== bytes.buffer.byteLength) bytes = bytes.slice();
-    this.#queue.push(bytes);
-    this.#queued += bytes.length;
-    if (this.#queued > this.#maxBuffered) {
-      this.#queue = [];
-      this.#queued = 0;
+    if (!this.#queue.push(bytes, this.#blocked)) {
       this.#events.slow(this.id);
       this.#close();
       return;
@@ -804,11 +831,9 @@ class PolledConnection implements Sink {
   /** Writes what is queued, all of it in one system call when the socket takes it. */
   flush(): void {
     this.#listed = true;
-    while (this.#queue.length > 0 && !this.#blocked && !this.#closed) {
-      const joined = this.#queue.length > 1;
-      const chunk = joined ? concatBytes(this.#queue, this.#queued) : this.#queue[0]!;
-      this.#queue = [];
-      this.#queued = 0;
+    while (!this.#queue.empty && !this.#blocked && !this.#closed) {
+      const joined = this.#queue.joined;
+      const chunk = this.#queue.take();
       let sent: number;
       try {
         sent = this.socket.trySend(chunk);
@@ -820,8 +845,7 @@ class PolledConnection implements Sink {
         // The rest waits: its own bytes, not a view into a read slab that others share.
         const rest = chunk.subarray(sent);
         const own = joined || chunk.byteLength === chunk.buffer.byteLength ? rest : rest.slice();
-        this.#queue = [own];
-        this.#queued = own.length;
+        this.#queue.push(own, false);
         this.#blocked = true;
         break;
       }
@@ -829,14 +853,14 @@ class PolledConnection implements Sink {
       this.#events.writable(this.id);
     }
     this.#listed = false;
-    if (this.#closing !== undefined && this.#queue.length === 0) this.#close();
+    if (this.#closing !== undefined && this.#queue.empty) this.#close();
   }
 
   /** Closes once what was queued is written, or after `CLOSE_FLUSH_MS` if the peer does not read. */
   closeAfterFlush(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     if (this.#closing !== undefined) return this.#closing;
-    if (this.#queue.length === 0) {
+    if (this.#queue.empty) {
       this.#close();
       return Promise.resolve();
     }
@@ -853,8 +877,7 @@ class PolledConnection implements Sink {
   #close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#queue = [];
-    this.#queued = 0;
+    this.#queue.clear();
     try {
       this.socket.close();
     } catch {
