@@ -86,6 +86,18 @@ function firstDifference(a: Uint8Array, b: Uint8Array): number {
   return a.length === b.length ? -1 : length;
 }
 
+/** `received` is `sent`, byte for byte. */
+function assertSameBytes(received: Uint8Array, sent: Uint8Array): void {
+  assert.equal(received.length, sent.length);
+  assert.equal(firstDifference(received, sent), -1);
+}
+
+/** What `reader` is sent, read to its end only after 100 ms, once the socket buffers are full. */
+async function readLate(reader: Reader): Promise<Uint8Array> {
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  return await within(readToEnd(reader), "reading to the end");
+}
+
 /** Whether `promise` is still pending (a settled one wins the race by a microtask). */
 async function pending(promise: Promise<unknown>): Promise<boolean> {
   const marker = Symbol("pending");
@@ -291,16 +303,13 @@ Deno.test("partial writes under backpressure deliver 16 MiB to a late reader byt
     conn.close();
     return writes;
   })();
-  // The client reads only once the socket buffers are full.
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  const received = await within(readToEnd(client), "reading 16 MiB");
+  const received = await readLate(client);
   const writes = await writing;
   client.close();
   listener.close();
 
   assert.ok(writes > 1, "the kernel cannot take 16 MiB at once: some write was partial");
-  assert.equal(received.length, data.length);
-  assert.equal(firstDifference(received, data), -1);
+  assertSameBytes(received, data);
 });
 
 // End of stream and errors
@@ -672,8 +681,7 @@ Deno.test(
     assert.ok(sink.chunks.length > 1, "4 MiB cannot come in one read");
     // Chunks share read slabs: one written again by a later read would differ here.
     const received = concatBytes(sink.chunks, sink.total);
-    assert.equal(received.length, data.length);
-    assert.equal(firstDifference(received, data), -1);
+    assertSameBytes(received, data);
   },
 );
 
@@ -707,11 +715,7 @@ Deno.test(
     const data = randomBytes(16 * 1024 * 1024);
     let offset = 0;
     let short = 0;
-    const reading = (async () => {
-      // The client reads only once the socket buffers are full.
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      return await readToEnd(client);
-    })();
+    const reading = readLate(client);
     while (offset < data.length) {
       const writable = sink.nextWritable();
       const sent = conn.trySend(data.subarray(offset));
@@ -722,13 +726,12 @@ Deno.test(
       }
     }
     conn.close();
-    const received = await within(reading, "reading 16 MiB");
+    const received = await reading;
     client.close();
     listener.close();
 
     assert.ok(short > 0, "the kernel cannot take 16 MiB at once: some send was short");
-    assert.equal(received.length, data.length);
-    assert.equal(firstDifference(received, data), -1);
+    assertSameBytes(received, data);
   },
 );
 
