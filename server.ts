@@ -417,20 +417,23 @@ class Server implements TinychatServer {
   /** What a polled connection read: as `#read` does with a chunk, in the poller's round. */
   #data(conn: PolledConnection, chunk: Uint8Array): void {
     if (conn.finishing) return;
-    if (conn.decoder.order === undefined && isTlsHandshake(chunk, chunk.length)) {
-      conn.finishing = true;
-      void this.#finish(
-        conn,
-        "TLS handshake on a plain port (the client uses TLS; this server does not)",
-      );
-      return;
+    let reason: string | undefined;
+    try {
+      if (conn.decoder.order === undefined && isTlsHandshake(chunk, chunk.length)) {
+        reason = "TLS handshake on a plain port (the client uses TLS; this server does not)";
+      } else if (!this.#frames(conn, conn.decoder, chunk, Date.now())) {
+        reason = "";
+      } else {
+        this.#afterEvents();
+      }
+    } catch (error) {
+      // As in `#read`: a failure while handling one connection's frames ends that connection, not
+      // the poller's round and with it every other connection.
+      reason = error instanceof Error ? error.message : String(error);
     }
-    if (!this.#frames(conn, conn.decoder, chunk, Date.now())) {
-      conn.finishing = true;
-      void this.#finish(conn, "");
-      return;
-    }
-    this.#afterEvents();
+    if (reason === undefined) return;
+    conn.finishing = true;
+    void this.#finish(conn, reason);
   }
 
   /** A polled connection's stream ended: `null` at the peer's end, else why. */
