@@ -392,7 +392,7 @@ export class EpollConn implements Ready {
     return new Promise((resolve, reject) => {
       this.#reader = { buffer, resolve, reject };
       if (!this.#readable) return;
-      if (this.#round === this.#poller.round && this.#taken >= ROUND_BYTES) {
+      if (this.#share() <= 0) {
         this.#poller.defer(this);
       } else {
         this.#read(this.#reader);
@@ -461,29 +461,22 @@ export class EpollConn implements Ready {
   #push(events: number, sink: Sink): void {
     if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) !== 0 && this.#pushing) {
       this.#readable = true;
-      if (this.#round !== this.#poller.round) {
-        this.#round = this.#poller.round;
-        this.#taken = 0;
-      }
       while (this.#readable && this.#pushing) {
-        if (this.#taken >= ROUND_BYTES) {
+        const share = this.#share();
+        if (share <= 0) {
           this.#poller.defer(this);
           break;
         }
-        const room = this.#poller.slabRoom(ROUND_BYTES - this.#taken);
-        let n: number;
-        do n = this.#c.read(this.#fd, room, room.length); while (n < 0 && errno() === EINTR);
-        if (n < 0) {
-          const code = errno();
-          if (code === EAGAIN) {
-            this.#readable = false;
-            break;
-          }
-          return this.#end(osError(code), sink);
+        const room = this.#poller.slabRoom(share);
+        const n = this.#readInto(room);
+        if (n === -EAGAIN) {
+          this.#readable = false;
+          break;
         }
+        if (n < 0) return this.#end(osError(-n), sink);
         if (n === 0) return this.#end(null, sink);
         this.#poller.slabTake(n);
-        this.#taken += n;
+        this.#took(n);
         // As in #read: a short read took all there was, unless the stream ended with it.
         if (n < room.length && !this.#ended) this.#readable = false;
         sink.data(room.subarray(0, n));
@@ -503,31 +496,48 @@ export class EpollConn implements Ready {
   }
 
   #read(reader: Pending<number | null> & { buffer: Uint8Array }): void {
-    let n: number;
-    do n = this.#c.read(this.#fd, reader.buffer, reader.buffer.length); while (
-      n < 0 && errno() === EINTR
-    );
-    if (n < 0) {
-      const code = errno();
-      if (code === EAGAIN) {
-        this.#readable = false;
-        return;
-      }
-      this.#reader = undefined;
-      reader.reject(osError(code));
+    const n = this.#readInto(reader.buffer);
+    if (n === -EAGAIN) {
+      this.#readable = false;
       return;
     }
     this.#reader = undefined;
-    if (this.#round !== this.#poller.round) {
-      this.#round = this.#poller.round;
-      this.#taken = 0;
+    if (n < 0) {
+      reader.reject(osError(-n));
+      return;
     }
-    this.#taken += n;
+    this.#took(n);
     // A short read took all there was: more data will be reported as it comes (edge-triggered).
     // Not the end of the stream or an error, though: they were reported once, maybe with data.
     if (n > 0 && n < reader.buffer.length && !this.#ended) this.#readable = false;
     this.#poller.promised();
     reader.resolve(n === 0 ? null : n);
+  }
+
+  /** What this connection may still read in the current round (the module doc: fairness). */
+  #share(): number {
+    this.#sameRound();
+    return ROUND_BYTES - this.#taken;
+  }
+
+  /** Counts `n` bytes read against the current round's share. */
+  #took(n: number): void {
+    this.#sameRound();
+    this.#taken += n;
+  }
+
+  /** What was read in an earlier round no longer counts. */
+  #sameRound(): void {
+    if (this.#round === this.#poller.round) return;
+    this.#round = this.#poller.round;
+    this.#taken = 0;
+  }
+
+  /** The count read into `buffer` (0 at the end of the stream), or minus the error number. */
+  #readInto(buffer: Uint8Array): number {
+    let n: number;
+    do n = this.#c.read(this.#fd, buffer, buffer.length); while (n < 0 && errno() === EINTR);
+    return n < 0 ? -errno() : n;
   }
 
   /** The count sent, or minus the error number. */
