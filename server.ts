@@ -186,7 +186,7 @@ class Server implements TinychatServer {
   #turnScheduled = false;
   /** The group commit running with a store that syncs in the background (`#sync`). */
   #syncing: Promise<void> | undefined;
-  /** The sync of batches that no answer waits for (`#syncSoon`). */
+  /** The sync of batches that no answer waits for (`#releaseUnawaited`). */
   #lazySync: ReturnType<typeof setTimeout> | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closing: Promise<void> | undefined;
@@ -371,21 +371,18 @@ class Server implements TinychatServer {
     const decoder = new FrameDecoder({ views: true });
     let size = LOGIN_READ;
     let reads = 0;
-    let reason = "closed by peer";
+    let reason: string;
     try {
       while (true) {
         const buffer = new Uint8Array(size);
         const n = await conn.socket.read(buffer);
         if (n === null) {
-          // A truncated frame is malformed input too: say so in the one log line it gets.
-          if (decoder.buffered > 0) {
-            reason = `closed by peer in the middle of a frame (${decoder.buffered} bytes of it)`;
-          }
+          reason = closedByPeer(decoder);
           break;
         }
         const now = Date.now();
         if (decoder.order === undefined && isTlsHandshake(buffer, n)) {
-          reason = "TLS handshake on a plain port (the client uses TLS; this server does not)";
+          reason = TLS_ON_PLAIN_PORT;
           break;
         }
         if (!this.#frames(conn, decoder, buffer.subarray(0, n), now)) {
@@ -420,7 +417,7 @@ class Server implements TinychatServer {
     let reason: string | undefined;
     try {
       if (conn.decoder.order === undefined && isTlsHandshake(chunk, chunk.length)) {
-        reason = "TLS handshake on a plain port (the client uses TLS; this server does not)";
+        reason = TLS_ON_PLAIN_PORT;
       } else if (!this.#frames(conn, conn.decoder, chunk, Date.now())) {
         reason = "";
       } else {
@@ -440,18 +437,13 @@ class Server implements TinychatServer {
   #end(conn: PolledConnection, error: Error | null): void {
     if (conn.finishing) return;
     conn.finishing = true;
-    const buffered = conn.decoder.buffered;
-    let reason = error === null ? "closed by peer" : error.message;
-    if (error === null && buffered > 0) {
-      reason = `closed by peer in the middle of a frame (${buffered} bytes of it)`;
-    }
-    void this.#finish(conn, reason);
+    void this.#finish(conn, error === null ? closedByPeer(conn.decoder) : error.message);
   }
 
   /** `conn` has frames to write: at the end of the round, or in a moment outside one. */
   #queued(conn: PolledConnection): void {
     this.#unwritten.push(conn);
-    if (this.#flushScheduled || (this.#listener as EpollListener).inRound) return;
+    if (this.#flushScheduled || this.#inRound) return;
     this.#flushScheduled = true;
     queueMicrotask(() => this.#flush());
   }
@@ -462,6 +454,11 @@ class Server implements TinychatServer {
     // A write may let the core queue more (a drain goes on): those join the list as it is walked.
     for (let i = 0; i < this.#unwritten.length; i++) this.#unwritten[i]!.flush();
     this.#unwritten.length = 0;
+  }
+
+  /** Whether a poller round hands out readiness now: its end (`#roundEnd`) is still to come. */
+  get #inRound(): boolean {
+    return this.#listener instanceof EpollListener && this.#listener.inRound;
   }
 
   /** The end of a poller round: the turn ends (one commit for the round), then the writes. */
@@ -516,7 +513,7 @@ class Server implements TinychatServer {
     if (this.#core.needsCommit && !this.#turnScheduled && this.#syncing === undefined) {
       this.#turnScheduled = true;
       // In a poller round, the round's end ends the turn (#roundEnd).
-      if (!(this.#listener instanceof EpollListener && this.#listener.inRound)) {
+      if (!this.#inRound) {
         setImmediate(() => {
           if (this.#turnScheduled) this.#endTurn();
         });
@@ -654,11 +651,6 @@ class SendQueue {
 
   get empty(): boolean {
     return this.#frames.length === 0;
-  }
-
-  /** Whether `take()` joins frames into a new buffer of its own. */
-  get joined(): boolean {
-    return this.#frames.length > 1;
   }
 
   /**
@@ -835,7 +827,6 @@ class PolledConnection implements Sink {
   flush(): void {
     this.#listed = true;
     while (!this.#queue.empty && !this.#blocked && !this.#closed) {
-      const joined = this.#queue.joined;
       const chunk = this.#queue.take();
       let sent: number;
       try {
@@ -845,10 +836,9 @@ class PolledConnection implements Sink {
         break;
       }
       if (sent < chunk.length) {
-        // The rest waits: its own bytes, not a view into a read slab that others share.
+        // The rest waits: its own bytes (a joined chunk is), not a view into a shared read slab.
         const rest = chunk.subarray(sent);
-        const own = joined || chunk.byteLength === chunk.buffer.byteLength ? rest : rest.slice();
-        this.#queue.push(own, false);
+        this.#queue.push(chunk.byteLength === chunk.buffer.byteLength ? rest : rest.slice(), false);
         this.#blocked = true;
         break;
       }
@@ -913,6 +903,20 @@ function defaultMaxConnections(): number {
     // Not Linux: the default as it is.
   }
   return DEFAULT_LIMITS.maxConnections;
+}
+
+/** Why a connection whose first bytes were a TLS ClientHello was closed. */
+const TLS_ON_PLAIN_PORT =
+  "TLS handshake on a plain port (the client uses TLS; this server does not)";
+
+/**
+ * Why a connection the peer ended was closed: a truncated frame is malformed input too, said in
+ * the one log line it gets.
+ */
+function closedByPeer(decoder: FrameDecoder): string {
+  return decoder.buffered > 0
+    ? `closed by peer in the middle of a frame (${decoder.buffered} bytes of it)`
+    : "closed by peer";
 }
 
 /**
