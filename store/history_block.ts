@@ -11,7 +11,7 @@
  * @module
  */
 
-import { conversationOf } from "./store.ts";
+import { conversationOf, type HistoryEntry } from "./store.ts";
 
 /** Entries a block holds at most (the store reads blocks by seq range, so this is a bound). */
 export const BLOCK_MAX_ENTRIES = 1024;
@@ -24,17 +24,9 @@ const RECORD_HEADER = 20;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** One entry read from a block. */
-export interface BlockEntry {
-  seq: number;
-  conv: string;
-  src: string;
-  dst: string;
-  id: number;
-  sentAt: number;
-  /** A view into the block's data. */
-  payload: Uint8Array;
-}
+/** One entry read from a block: a history entry without its kind (a block holds text messages),
+ * its payload a view into the block's data. */
+export type BlockEntry = Omit<HistoryEntry, "kind">;
 
 /** A block ready to be stored, from `HistoryBlockWriter.take()`. */
 export interface FinishedBlock {
