@@ -93,19 +93,14 @@ export interface FileTransfersOptions {
   partialTtlMs?: number;
 }
 
-interface Upload {
+/** A file on its way in: what it will be stored as, and how far its bytes have come. */
+interface Upload
+  extends Pick<StoredFile, "src" | "dst" | "id" | "name" | "size" | "sha256" | "media"> {
   conn: number;
   /** `${dst}\n${id}`: the key of its DATA frames on the connection. */
   route: string;
   /** The partial upload's key in the `FileStore`. */
   key: string;
-  src: string;
-  dst: string;
-  id: number;
-  name: string;
-  size: number;
-  sha256: string;
-  media: string;
   offset: number;
 }
 
