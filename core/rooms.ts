@@ -14,7 +14,7 @@ import {
 import type { SessionView } from "./session_view.ts";
 import type { CoreLogger } from "./server_core.ts";
 import { conversationOf, type HistoryEntry, type Store } from "../store/store.ts";
-import { type Answer, AnswerWindow } from "./answer_window.ts";
+import { AnswerWindow } from "./answer_window.ts";
 
 /** The room every (non-legacy) user is in, and cannot leave. */
 export const ALL_ROOM = "#all";
@@ -207,16 +207,15 @@ export class Rooms {
     }
     room.last = seq;
     this.#counted(dst);
-    const answer: Answer = { dst, hash, code: "" };
     if (!s.legacy) {
       if (window === undefined) {
         window = new AnswerWindow(RECENT_PER_SENDER);
         this.#recent.set(src, window);
       }
-      window.set(id, answer);
+      window.set(id, dst, hash, "");
     }
     this.#host.defer(() => {
-      answer.code = Code.DELIVERED;
+      window?.update(id, dst, Code.DELIVERED);
       if (seq > room.committed) room.committed = seq;
       this.#fanOut(room, { type: FrameType.MSG, id: seq, src, dst, payload, sentAt: now });
       const sender = this.#host.session(src);
@@ -224,7 +223,7 @@ export class Rooms {
       this.#host.log("debug", "room-message", { src, dst, id, seq });
     }, () => {
       // Not posted: a resend is a new attempt, as a direct message's is.
-      answer.dst = "";
+      window?.forget(id, dst);
       const sender = this.#host.session(src);
       if (sender !== undefined) this.#host.answer(sender, dst, id, Code.SERVER_ERROR);
     });

@@ -21,7 +21,7 @@ import {
   LoginGate,
   type Verdict,
 } from "./login_gate.ts";
-import { type Answer, AnswerWindow, ANY_PAYLOAD } from "./answer_window.ts";
+import { AnswerWindow, ANY_PAYLOAD } from "./answer_window.ts";
 import { TurnSummary } from "./turn_summary.ts";
 import { DEFAULT_MAX_MESSAGE, LongMessages } from "./long_messages.ts";
 import { Rooms } from "./rooms.ts";
@@ -157,8 +157,8 @@ interface Session {
   limitedLogAt: number;
 }
 
-/** A live message awaiting its recipient's ACK; once answered, the answer kept for resends. */
-interface Pending extends Answer {
+/** A live message awaiting its recipient's ACK. */
+interface Pending {
   /** `pendingKey(src, id)`. */
   key: number;
   src: string;
@@ -799,7 +799,6 @@ export class ServerCore {
       deadline: now + this.#ackTimeout,
       to,
       sent: false,
-      code: "",
     };
     this.#pending.set(key, p);
     to.pendingToMe++;
@@ -865,11 +864,7 @@ export class ServerCore {
       s.pendingToMe--;
       // Any ACK from the recipient means delivered: it cannot speak for the server ("300", …).
       const code = Code.DELIVERED;
-      // The message becomes its own answer: it drops its bytes and is kept for resends.
-      p.code = code;
-      p.payload = EMPTY;
-      p.raw = undefined;
-      this.#keep(p.src, p.id, p);
+      this.#remember(p.src, p.id, p.dst, p.hash, code);
       const sender = this.#byName.get(p.src);
       // B's ACK is byte for byte what A gets when it carries just the code in A's byte order.
       if (
@@ -899,8 +894,7 @@ export class ServerCore {
     this.#counts.set(s.name, Math.max(0, (this.#counts.get(s.name) ?? 1) - 1));
     const bytes = this.#bytes.get(s.name);
     if (bytes !== undefined) this.#bytes.set(s.name, Math.max(0, bytes - freed));
-    const recent = this.#recent.get(src)?.get(id);
-    if (recent !== undefined && recent.dst === s.name) recent.code = Code.DELIVERED;
+    this.#recent.get(src)?.update(id, s.name, Code.DELIVERED);
     this.#log("debug", "stored-delivered", { src, dst: s.name, id });
     this.#storedDeliveredLog.add(s.name);
     // The receipt is owed in the same batch as the delete: no crash can keep one without the other.
@@ -1173,16 +1167,12 @@ export class ServerCore {
   }
 
   #remember(src: string, id: number, dst: string, hash: number, code: string): void {
-    this.#keep(src, id, { dst, hash, code });
-  }
-
-  #keep(src: string, id: number, answer: Answer): void {
     let window = this.#recent.get(src);
     if (window === undefined) {
       window = new AnswerWindow(RECENT_PER_SENDER);
       this.#recent.set(src, window);
     }
-    window.set(id, answer);
+    window.set(id, dst, hash, code);
   }
 
   #uid(name: string): number {
