@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { historyLines, localDateTime, parseLogArgs, parseSince, renderLogLine } from "./log.ts";
 import { SqliteStore } from "../store/sqlite_store.ts";
-import { conversationOf } from "../store/store.ts";
 import { UsageError } from "./usage_error.ts";
 
 const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
@@ -85,7 +84,6 @@ Deno.test("historyLines() merges the direct messages kept in blocks with the row
     const text = (t: string) => new TextEncoder().encode(t);
     const direct = (src: string, dst: string, t: string, at: number) =>
       store.queueHistory({
-        conv: conversationOf(src, dst),
         src,
         dst,
         id: 1,

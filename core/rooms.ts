@@ -118,8 +118,10 @@ export class Rooms {
   #recent = new Map<string, AnswerWindow>();
   /** Login catch-ups under way: room -> the last seq handed over. */
   #catchUps = new WeakMap<RoomSession, Map<string, number>>();
-  /** Appends per conversation since its last trim. */
-  #appends = new Map<string, number>();
+  /** Appends per conversation since its last trim, by its first name, then its second. */
+  #appends = new Map<string, Map<string, number>>();
+  /** Conversations in `#appends` (a bound on its memory). */
+  #countedConversations = 0;
   #toTrim = new Set<string>();
   #trimEvery: number;
   #nextExpire = 0;
@@ -164,15 +166,16 @@ export class Rooms {
    */
   direct(src: string, dst: string, id: number, payload: Uint8Array, now: number): void {
     if (!this.#directHistory) return;
-    const conv = conversationOf(src, dst);
     this.#queued = true;
     try {
-      this.#store.queueHistory({ conv, src, dst, id, sentAt: now, payload });
+      this.#store.queueHistory({ src, dst, id, sentAt: now, payload });
     } catch (error) {
       this.#host.log("error", "history-failed", { src, dst, id, error: String(error) });
       return;
     }
-    this.#counted(conv);
+    // By its two names in order: no conversation string per message.
+    if (src < dst) this.#counted(src, dst);
+    else this.#counted(dst, src);
   }
 
   /** MSG to a `#room`. */
@@ -206,7 +209,7 @@ export class Rooms {
       return this.#host.answer(s, dst, id, Code.SERVER_ERROR);
     }
     room.last = seq;
-    this.#counted(dst);
+    this.#counted(dst, "");
     if (!s.legacy) {
       if (window === undefined) {
         window = new AnswerWindow(RECENT_PER_SENDER);
@@ -588,17 +591,29 @@ export class Rooms {
     return rooms;
   }
 
-  /** Counts an append to `conv`; every `#trimEvery` appends it is due for a trim. */
-  #counted(conv: string): void {
+  /**
+   * Counts an append to the conversation of `first` and `second` (in order; a room and ""); every
+   * `#trimEvery` appends it is due for a trim.
+   */
+  #counted(first: string, second: string): void {
     if (this.#keep === 0) return;
-    const n = (this.#appends.get(conv) ?? 0) + 1;
+    let of = this.#appends.get(first);
+    if (of === undefined) {
+      of = new Map();
+      this.#appends.set(first, of);
+    }
+    const n = (of.get(second) ?? 0) + 1;
     if (n < this.#trimEvery) {
-      if (this.#appends.size >= MAX_COUNTED) this.#appends.clear();
-      this.#appends.set(conv, n);
+      if (n === 1 && ++this.#countedConversations > MAX_COUNTED) {
+        this.#appends.clear();
+        this.#countedConversations = 0;
+        return;
+      }
+      of.set(second, n);
       return;
     }
-    this.#appends.delete(conv);
-    this.#toTrim.add(conv);
+    of.delete(second);
+    this.#toTrim.add(second === "" ? first : conversationOf(first, second));
   }
 }
 

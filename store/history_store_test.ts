@@ -20,8 +20,8 @@ function entry(src: string, dst: string, id: number, sentAt = id): Omit<HistoryE
 }
 
 /** `entry()` without its kind, for `queueHistory()`. */
-function queued(src: string, dst: string, id: number): Omit<HistoryEntry, "seq" | "kind"> {
-  const { kind: _, ...rest } = entry(src, dst, id);
+function queued(src: string, dst: string, id: number): Omit<HistoryEntry, "seq" | "kind" | "conv"> {
+  const { kind: _, conv: _conv, ...rest } = entry(src, dst, id);
   return rest;
 }
 

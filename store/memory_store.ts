@@ -1,6 +1,6 @@
 import type { Account, Receipt, Store, StoredMessage } from "./store.ts";
 import type { HistoryEntry, HistoryQuery, RoomMember } from "./store.ts";
-import type { StoredFile } from "./store.ts";
+import { conversationOf, type StoredFile } from "./store.ts";
 
 /**
  * A `Store` in memory, for tests and for running without a data directory. Batches are applied
@@ -205,8 +205,8 @@ export class MemoryStore implements Store {
     return seq;
   }
 
-  queueHistory(entry: Omit<HistoryEntry, "seq" | "kind">): void {
-    this.appendHistory({ ...entry, kind: 0 });
+  queueHistory(entry: Omit<HistoryEntry, "seq" | "kind" | "conv">): void {
+    this.appendHistory({ ...entry, conv: conversationOf(entry.src, entry.dst), kind: 0 });
   }
 
   flushHistory(): void {}

@@ -619,9 +619,8 @@ export class SqliteStore implements Store {
   /** Direct-message entries waiting to be written as one block (made at the first use). */
   #block: HistoryBlockWriter | undefined;
 
-  queueHistory(entry: Omit<HistoryEntry, "seq" | "kind">): void {
+  queueHistory(entry: Omit<HistoryEntry, "seq" | "kind" | "conv">): void {
     const block = this.#block ??= new HistoryBlockWriter();
-    // The conversation is not kept: the block derives it from src and dst.
     block.add(entry.src, entry.dst, entry.id, entry.sentAt, entry.payload);
     if (block.full) this.flushHistory();
   }

@@ -98,11 +98,11 @@ export interface Store {
   /** Appends a message to the history; returns its seq (above every seq before). */
   appendHistory(entry: Omit<HistoryEntry, "seq">): number;
   /**
-   * Appends a text message to the history without giving its seq, more cheaply: it waits in
-   * memory with others, written by `flushHistory()`, by any read of the history, by `close()`,
-   * or once many wait.
+   * Appends a direct text message to the history without giving its seq, more cheaply: it waits
+   * in memory with others, written by `flushHistory()`, by any read of the history, by `close()`,
+   * or once many wait. Its conversation is `conversationOf(src, dst)`.
    */
-  queueHistory(entry: Omit<HistoryEntry, "seq" | "kind">): void;
+  queueHistory(entry: Omit<HistoryEntry, "seq" | "kind" | "conv">): void;
   /** Writes the queued history entries: in the open batch, else in a transaction of their own. */
   flushHistory(): void;
   /** Up to `limit` entries of `conv` with seq below `before`, the newest ones, oldest first. */
