@@ -239,6 +239,7 @@ class Server implements TinychatServer {
     this.#core = new ServerCore({
       store,
       log,
+      logDebug: (options.logLevel ?? "info") === "debug",
       ackTimeoutMs: options.ackTimeoutMs ?? 3000,
       maxQueue: options.maxQueue ?? 100_000,
       files,

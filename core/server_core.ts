@@ -82,6 +82,11 @@ export interface ServerCoreOptions {
   limits?: Partial<Limits>;
   /** Sink for log events. Default: none. */
   log?: CoreLogger;
+  /**
+   * Whether `log` keeps "debug" events. When false the core skips the per-message ones without
+   * building their fields (default true: every event reaches `log`).
+   */
+  logDebug?: boolean;
   /** Who may log in as whom (see `AuthMode`). Default "open". */
   auth?: AuthMode;
   /** Checks passwords off the core; without one, logins that need a password get "401". */
@@ -246,6 +251,7 @@ export class ServerCore {
   #maxQueue: number;
   #drainPage: number;
   #log: CoreLogger;
+  #logDebug: boolean;
   #sessions = new Map<ConnId, Session>();
   #byName = new Map<string, Session>();
   #users: Set<string>;
@@ -286,6 +292,7 @@ export class ServerCore {
     this.#maxQueue = options.maxQueue ?? 100_000;
     this.#drainPage = options.drainPage ?? 512;
     this.#log = options.log ?? (() => {});
+    this.#logDebug = options.logDebug ?? true;
     this.#gate = new LoginGate({
       store: this.#store,
       mode: options.auth ?? "open",
@@ -873,7 +880,9 @@ export class ServerCore {
       ) {
         if (!sender.closed) this.#outbox.send(sender.conn, frame.raw);
       } else if (sender !== undefined) this.#answerOn(sender, p.dst, p.id, code);
-      this.#log("debug", "delivered", { src: p.src, dst: p.dst, id: p.id, code });
+      if (this.#logDebug) {
+        this.#log("debug", "delivered", { src: p.src, dst: p.dst, id: p.id, code });
+      }
       return;
     }
     const key = `${frame.dst}\n${frame.id}`;
@@ -895,7 +904,7 @@ export class ServerCore {
     const bytes = this.#bytes.get(s.name);
     if (bytes !== undefined) this.#bytes.set(s.name, Math.max(0, bytes - freed));
     this.#recent.get(src)?.update(id, s.name, Code.DELIVERED);
-    this.#log("debug", "stored-delivered", { src, dst: s.name, id });
+    if (this.#logDebug) this.#log("debug", "stored-delivered", { src, dst: s.name, id });
     this.#storedDeliveredLog.add(s.name);
     // The receipt is owed in the same batch as the delete: no crash can keep one without the other.
     this.#owe(src, s.name, id, now);
@@ -975,7 +984,9 @@ export class ServerCore {
     this.#defer(() => {
       this.#remember(m.src, m.id, m.dst, m.hash, Code.STORED);
       this.#answerUser(m.src, m.dst, m.id, Code.STORED);
-      this.#log("debug", "stored", { src: m.src, dst: m.dst, id: m.id, at: now });
+      if (this.#logDebug) {
+        this.#log("debug", "stored", { src: m.src, dst: m.dst, id: m.id, at: now });
+      }
       this.#storedLog.add(m.dst);
     }, () => this.#answerUser(m.src, m.dst, m.id, Code.SERVER_ERROR));
   }

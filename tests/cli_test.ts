@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { FrameType } from "../protocol/mod.ts";
-import { login, text } from "./_client.ts";
+import { FrameType, readCode } from "../protocol/mod.ts";
+import { isAck, login, text } from "./_client.ts";
 import { cliCommand, serverTest, start, tempDir } from "./_server.ts";
 
 const decoder = new TextDecoder();
@@ -99,6 +99,26 @@ serverTest("tinychat serve --log-format json writes one JSON object per stderr l
   assert.ok(events.includes("unknown-recipient"), events.join());
   assert.ok(events.includes("stopped"), events.join());
 });
+
+for (const level of ["debug", "info"]) {
+  serverTest(`tinychat serve --log-level ${level}: a line per message only at debug`, async () => {
+    await using server = await start({ args: ["--log-level", level] });
+    await using a = await login(server.port, "alice");
+    {
+      await using _carol = await login(server.port, "carol");
+    }
+    await using b = await login(server.port, "bob");
+    await a.msg("bob", 1, "live");
+    await b.ack(await b.next((f) => f.type === FrameType.MSG));
+    assert.equal(readCode((await a.next(isAck(1))).payload), "200");
+    assert.equal(await a.request("carol", 2, "stored"), "300");
+    server.kill("SIGTERM");
+    assert.equal((await server.waitExit()).code, 0);
+    const debug = server.stderr.split("\n").filter((line) => / debug /.test(line));
+    const events = debug.map((line) => line.split(" ")[2]);
+    assert.deepEqual(events, level === "debug" ? ["delivered", "stored"] : [], server.stderr);
+  });
+}
 
 serverTest("tinychat serve --log-level warn leaves out info lines", async () => {
   await using server = await start({ args: ["--log-level", "warn"] });
