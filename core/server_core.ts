@@ -8,10 +8,10 @@ import {
   type Frame,
   FrameType,
   HEADER_SIZE,
+  isCodePayload,
   linePages,
   MAX_PAYLOAD_SIZE,
   nameProblem,
-  readCode,
 } from "../protocol/mod.ts";
 import type { Store, StoredMessage } from "../store/store.ts";
 import {
@@ -876,7 +876,7 @@ export class ServerCore {
       // B's ACK is byte for byte what A gets when it carries just the code in A's byte order.
       if (
         sender !== undefined && frame.raw !== undefined && sender.order === s.order &&
-        frame.payload.length === code.length && readCode(frame.payload) === code
+        isCodePayload(frame.payload, code)
       ) {
         if (!sender.closed) this.#outbox.send(sender.conn, frame.raw);
       } else if (sender !== undefined) this.#answerOn(sender, p.dst, p.id, code);

@@ -67,6 +67,15 @@ export function readCode(payload: Uint8Array): string {
   return code;
 }
 
+/** Whether `payload` is exactly `code`'s bytes (no NUL, nothing after): `readCode` without a string. */
+export function isCodePayload(payload: Uint8Array, code: string): boolean {
+  if (payload.length !== code.length) return false;
+  for (let i = 0; i < code.length; i++) {
+    if (payload[i] !== code.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
 const codeBytes = new Map<string, Uint8Array>();
 
 /** The payload bytes of `code` (cached: callers must not modify them). */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Code, codePayload, readCode } from "./code.ts";
+import { Code, codePayload, isCodePayload, readCode } from "./code.ts";
 
 const ascii = (s: string) => new TextEncoder().encode(s);
 
@@ -16,6 +16,14 @@ Deno.test("readCode() reads the whole payload when there is no NUL", () => {
 
 Deno.test("readCode() reads at most 16 bytes", () => {
   assert.equal(readCode(ascii("x".repeat(1000))), "x".repeat(16));
+});
+
+Deno.test("isCodePayload() is true only for exactly the code's bytes", () => {
+  assert.equal(isCodePayload(ascii("200"), "200"), true);
+  assert.equal(isCodePayload(ascii("300"), "200"), false);
+  assert.equal(isCodePayload(ascii("200\0"), "200"), false);
+  assert.equal(isCodePayload(ascii("20"), "200"), false);
+  assert.equal(isCodePayload(new Uint8Array(), ""), true);
 });
 
 Deno.test("codePayload() gives the ASCII bytes of a code", () => {
