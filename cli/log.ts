@@ -241,7 +241,8 @@ function* rowLines(
 
 /**
  * The direct messages kept in blocks (store/history_block.ts), in seq order: those their
- * conversation's link to the block keeps (retention unlinks them, or moves its `from_seq` up).
+ * conversation's link to the block keeps (retention unlinks them, or moves its `from_seq` up),
+ * and all of a block whose links are not written yet.
  */
 function* blockLines(
   db: DatabaseSync,
@@ -254,6 +255,10 @@ function* blockLines(
   if (table === undefined) return;
   const linked = db.prepare(
     "SELECT from_seq FROM history_block_convs WHERE conv = ? AND block = ?",
+  );
+  // Blocks newer than every linked one have their links waiting in the server: kept whole.
+  const newest = Number(
+    db.prepare("SELECT coalesce(max(block), 0) AS n FROM history_block_convs").get()!.n,
   );
   const blocks = db.prepare(
     "SELECT block, data FROM history_blocks WHERE last_at >= ? ORDER BY block",
@@ -268,7 +273,7 @@ function* blockLines(
       if (since !== undefined && e.sentAt < since) continue;
       let from = froms.get(e.conv);
       if (from === undefined) {
-        const link = linked.get(e.conv, block);
+        const link = block > newest ? { from_seq: block } : linked.get(e.conv, block);
         from = link === undefined ? Infinity : Number(link.from_seq);
         froms.set(e.conv, from);
       }

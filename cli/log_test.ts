@@ -149,3 +149,27 @@ Deno.test("historyLines() merges the direct messages kept in blocks with the row
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("historyLines() of a running server includes the full blocks whose links wait", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "tinychat-log-test-" });
+  const path = `${dir}/tinychat.db`;
+  const store = new SqliteStore(path);
+  try {
+    const payload = new TextEncoder().encode("x");
+    for (let id = 1; id <= 2100; id++) {
+      const [src, dst] = id % 2 ? ["alice", "bob"] : ["bob", "carol"];
+      store.queueHistory({ src, dst, id, sentAt: id, payload });
+    }
+    // Two full blocks are written; their links and the last 52 entries wait in the store.
+    const db = new DatabaseSync(path, { readOnly: true });
+    try {
+      const lines = [...historyLines(db, { user: "alice", since: undefined })];
+      assert.deepEqual(lines.map((l) => l.at), Array.from({ length: 1024 }, (_, i) => 2 * i + 1));
+    } finally {
+      db.close();
+    }
+  } finally {
+    store.close();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

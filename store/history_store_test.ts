@@ -411,3 +411,75 @@ Deno.test("SqliteStore.trimHistory() deletes a block once no conversation links 
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+/** A SqliteStore in a temp dir, and a second one on the same file as after a crash of the first. */
+function crashable(): { path: string; store: SqliteStore; afterCrash(): SqliteStore } & Disposable {
+  const dir = Deno.makeTempDirSync({ prefix: "tinychat-history-test-" });
+  const path = `${dir}/tinychat.db`;
+  const opened = [new SqliteStore(path)];
+  return {
+    path,
+    store: opened[0]!,
+    // The first is left as a kill -9 leaves it: what it committed is in the file, nothing else.
+    afterCrash() {
+      opened.push(new SqliteStore(path));
+      return opened.at(-1)!;
+    },
+    [Symbol.dispose]() {
+      for (const s of opened.reverse()) s.close();
+      Deno.removeSync(dir, { recursive: true });
+    },
+  };
+}
+
+/** The ids of `conv`'s history in `s`, oldest first. */
+function ids(s: SqliteStore, conv: string): number[] {
+  return s.historyBefore(conv, Infinity, 100_000).map((e) => e.id);
+}
+
+Deno.test("SqliteStore: a full block's links wait for the next flush; reads see it before", () => {
+  using f = crashable();
+  const s = f.store;
+  for (let i = 1; i <= 1030; i++) s.queueHistory(queued("alice", i % 2 ? "bob" : "carol", i));
+  const db = new DatabaseSync(f.path, { readOnly: true });
+  try {
+    const count = (table: string) =>
+      Number(db.prepare(`SELECT count(*) AS n FROM ${table}`).get()!.n);
+    assert.equal(count("history_blocks"), 1);
+    assert.equal(count("history_block_convs"), 0);
+    assert.equal(ids(s, "alice\nbob").length, 515);
+    // The read flushed: both blocks, each linked to both conversations.
+    assert.equal(count("history_blocks"), 2);
+    assert.equal(count("history_block_convs"), 4);
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("SqliteStore after a crash links the blocks whose links were waiting", () => {
+  using f = crashable();
+  for (let i = 1; i <= 2100; i++) f.store.queueHistory(queued("alice", i % 3 ? "bob" : "carol", i));
+  // Two full blocks are committed, their links waiting; the last 52 entries were in memory only.
+  const after = f.afterCrash();
+  const bob = Array.from({ length: 2048 }, (_, i) => i + 1).filter((i) => i % 3 !== 0);
+  assert.deepEqual(ids(after, "alice\nbob"), bob);
+  assert.equal(ids(after, "alice\ncarol").length, 2048 / 3 | 0);
+  assert.equal(after.trimHistory("alice\nbob", 10, 10_000), bob.length - 10);
+  assert.deepEqual(ids(after, "alice\nbob"), bob.slice(-10));
+});
+
+Deno.test("SqliteStore.rollback() of a batch that linked blocks links them again", () => {
+  using f = crashable();
+  const s = f.store;
+  for (let i = 1; i <= 1024; i++) s.queueHistory(queued("alice", "bob", i));
+  s.begin();
+  // Links the committed block inside the batch, and writes a block of the batch's own.
+  for (let i = 1025; i <= 1030; i++) s.queueHistory(queued("alice", "bob", i));
+  s.flushHistory();
+  s.rollback();
+  const kept = Array.from({ length: 1024 }, (_, i) => i + 1);
+  assert.deepEqual(ids(s, "alice\nbob"), kept);
+  s.queueHistory(queued("alice", "bob", 2000));
+  assert.deepEqual(ids(s, "alice\nbob"), [...kept, 2000]);
+  assert.deepEqual(ids(f.afterCrash(), "alice\nbob"), [...kept, 2000]);
+});

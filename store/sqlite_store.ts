@@ -15,7 +15,9 @@ import { HistoryBlockWriter } from "./history_block.ts";
  * written in blocks (`history_blocks`, one row per flush: store/history_block.ts) whose seqs
  * come from the same sequence. `history_block_convs` links a conversation to a block, with its
  * number of entries there (`count`) and the first of them still kept (`from_seq`, raised by
- * `trimHistory`).
+ * `trimHistory`). A block's links are written after it, with the next blocks' (see
+ * `flushHistory`); blocks newer than every linked one are linked again from their data when the
+ * file is opened (after a crash) or a batch rolled back.
  */
 const SCHEMA_VERSION = 4;
 /** Rows a batch's messages are inserted with per statement (SQLite allows 32766 parameters). */
@@ -26,6 +28,10 @@ const MESSAGE_COLUMNS = "(dst, src, msg_id, sent_at, payload)";
 const ARENA_BYTES = ROWS_PER_INSERT * 1000;
 /** Messages read per statement when the index is built. */
 const INDEX_SLICE = 50_000;
+/** Links of history blocks per insert. */
+const LINKS_PER_INSERT = 64;
+/** Links waiting beyond which they are written with the block that brought them there. */
+const MAX_WAITING_LINKS = 16_384;
 
 /** Options of `SqliteStore`. */
 export interface SqliteStoreOptions {
@@ -250,6 +256,8 @@ export class SqliteStore implements Store {
       ),
       deleteReceipt: prepare("DELETE FROM receipts WHERE seq = ?"),
     };
+    // Links the blocks a crash left without their links.
+    this.flushHistory();
   }
 
   users(): string[] {
@@ -568,8 +576,9 @@ export class SqliteStore implements Store {
       putBlock: prepare(
         "INSERT INTO history_blocks (block, first_seq, count, last_at, data) VALUES (?, ?, ?, ?, ?)",
       ),
-      link: prepare(
-        "INSERT INTO history_block_convs (conv, block, count, from_seq) VALUES (?, ?, ?, ?)",
+      unlinked: prepare(
+        `SELECT block, data FROM history_blocks WHERE block >
+          (SELECT coalesce(max(block), 0) FROM history_block_convs) ORDER BY block`,
       ),
       blocksBefore: prepare(
         `SELECT c.block AS block, c.from_seq AS from_seq, b.data AS data FROM history_block_convs c
@@ -618,46 +627,121 @@ export class SqliteStore implements Store {
 
   /** Direct-message entries waiting to be written as one block (made at the first use). */
   #block: HistoryBlockWriter | undefined;
+  /** Links of blocks written, waiting for `#writeLinks` (conversation, block, entries). */
+  #links: { conv: string; block: number; count: number }[] = [];
+  /** Whether blocks may lack their links (at open, after a rollback): `#writeLinks` links them. */
+  #relink = true;
+  /** `INSERT` statements of links by their number of rows. */
+  #linkInserts = new Map<number, StatementSync>();
 
   queueHistory(entry: Omit<HistoryEntry, "seq" | "kind" | "conv">): void {
     const block = this.#block ??= new HistoryBlockWriter();
     block.add(entry.src, entry.dst, entry.id, entry.sentAt, entry.payload);
-    if (block.full) this.flushHistory();
+    if (block.full) this.#inTransaction(() => this.#writeBlock(MAX_WAITING_LINKS));
   }
 
   /**
-   * Writes the queued entries as one block: in the open batch, else in a transaction of its own
-   * (durable with the next sync, as any commit of a store that syncs in the background). One row
-   * and a link per conversation, whatever the number of entries: their seqs are a range taken
-   * from the history's own sequence, so they never collide with its rows.
+   * Writes the queued entries as one block, and the links of every block written: in the open
+   * batch, else in a transaction of their own (durable with the next sync, as any commit of a
+   * store that syncs in the background). A full block is written alone, its links left for the
+   * next flush (the retention sweep's, about a second later, or a read's): a conversation's links
+   * of many blocks then share the index's pages, where a flush per block wrote a page per
+   * conversation in it.
    */
   flushHistory(): void {
-    const writer = this.#block;
-    if (writer === undefined || writer.count === 0) return;
+    if ((this.#block?.count ?? 0) === 0 && this.#links.length === 0 && !this.#relink) return;
+    this.#inTransaction(() => this.#writeBlock(0));
+  }
+
+  /** `#writeBlock`'s work in the open batch, else in a transaction of its own. */
+  #inTransaction(write: () => void): void {
     const own = !this.#inBatch;
     try {
       if (own) this.#db.exec("BEGIN IMMEDIATE");
-      const block = writer.take();
-      const st = this.#hs();
-      let row = st.reserve.get(block.count);
-      if (row === undefined) {
-        st.sequence.run();
-        row = st.reserve.get(block.count)!;
-      }
-      const first = Number(row.seq) - block.count + 1;
-      st.putBlock.run(first, first, block.count, block.lastAt, block.data);
-      for (const [conv, n] of block.convs) st.link.run(conv, first, n, first);
+      write();
       if (own) this.#db.exec("COMMIT");
     } catch (error) {
       if (own && this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      this.#lostLinks();
       throw error;
-    } finally {
-      writer.clear();
     }
+  }
+
+  /**
+   * Writes the queued entries as one row, and the waiting links once more than `linksAbove` wait.
+   * The entries' seqs are a range taken from the history's own sequence, so they never collide
+   * with its rows.
+   */
+  #writeBlock(linksAbove: number): void {
+    const writer = this.#block;
+    if (writer !== undefined && writer.count > 0) {
+      try {
+        const block = writer.take();
+        const st = this.#hs();
+        let row = st.reserve.get(block.count);
+        if (row === undefined) {
+          st.sequence.run();
+          row = st.reserve.get(block.count)!;
+        }
+        const first = Number(row.seq) - block.count + 1;
+        st.putBlock.run(first, first, block.count, block.lastAt, block.data);
+        for (const [conv, count] of block.convs) this.#links.push({ conv, block: first, count });
+      } finally {
+        writer.clear();
+      }
+    }
+    if (this.#links.length > linksAbove || this.#relink) this.#writeLinks();
+  }
+
+  /** Inserts the waiting links, after those of any block that lacks them. */
+  #writeLinks(): void {
+    if (this.#relink) {
+      // Every block newer than the newest linked one, those whose links wait included.
+      this.#links.length = 0;
+      for (const b of this.#hs().unlinked.all()) {
+        const block = Number(b.block);
+        const convs = new Map<string, number>();
+        for (const e of decodeHistoryBlock(b.data as Uint8Array, block)) {
+          convs.set(e.conv, (convs.get(e.conv) ?? 0) + 1);
+        }
+        for (const [conv, count] of convs) this.#links.push({ conv, block, count });
+      }
+      this.#relink = false;
+    }
+    const links = this.#links;
+    for (let at = 0; at < links.length; at += LINKS_PER_INSERT) {
+      const rows = Math.min(LINKS_PER_INSERT, links.length - at);
+      const values: (string | number)[] = [];
+      for (let i = at; i < at + rows; i++) {
+        const { conv, block, count } = links[i]!;
+        values.push(conv, block, count, block);
+      }
+      this.#linkInsert(rows).run(...values);
+    }
+    links.length = 0;
+  }
+
+  #linkInsert(rows: number): StatementSync {
+    let statement = this.#linkInserts.get(rows);
+    if (statement === undefined) {
+      const values = Array.from({ length: rows }, () => "(?, ?, ?, ?)").join(", ");
+      statement = this.#db.prepare(
+        `INSERT OR IGNORE INTO history_block_convs (conv, block, count, from_seq) VALUES ${values}`,
+      );
+      this.#linkInserts.set(rows, statement);
+    }
+    return statement;
+  }
+
+  /** Links written in a transaction rolled back, or blocks with theirs waiting: found again. */
+  #lostLinks(): void {
+    this.#links.length = 0;
+    this.#relink = true;
   }
 
   #dropQueuedHistory(): void {
     this.#block?.clear();
+    this.#lostLinks();
   }
 
   appendHistory(entry: Omit<HistoryEntry, "seq">): number {
@@ -963,7 +1047,7 @@ type HistoryStatement =
   | "reserve"
   | "sequence"
   | "putBlock"
-  | "link"
+  | "unlinked"
   | "blocksBefore"
   | "blocksAfterConv"
   | "blocksAfterAll"
