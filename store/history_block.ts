@@ -19,6 +19,8 @@ export const BLOCK_MAX_ENTRIES = 1024;
 export const BLOCK_TARGET_BYTES = 256 * 1024;
 
 const VERSION = 1;
+/** Names whose bytes a writer keeps between blocks, at most. */
+const MAX_ENCODED_NAMES = 4096;
 /** sentAt, id, src, dst, length. */
 const RECORD_HEADER = 20;
 const encoder = new TextEncoder();
@@ -61,6 +63,8 @@ export class HistoryBlockWriter {
   #pairs = new Map<number, number>();
   #count = 0;
   #lastAt = 0;
+  /** Names' UTF-8 bytes, kept from block to block (the same people write most of them). */
+  #encoded = new Map<string, Uint8Array>();
 
   /** Entries waiting. */
   get count(): number {
@@ -104,7 +108,8 @@ export class HistoryBlockWriter {
       const conv = conversationOf(list[Math.floor(pair / 65536)]!, list[pair % 65536]!);
       convs.set(conv, (convs.get(conv) ?? 0) + n);
     }
-    const names = list.map((n) => encoder.encode(n));
+    if (this.#encoded.size > MAX_ENCODED_NAMES) this.#encoded.clear();
+    const names = list.map((n) => this.#bytesOf(n));
     let headerBytes = 3;
     for (const n of names) {
       if (n.length > 255) {
@@ -140,6 +145,15 @@ export class HistoryBlockWriter {
       this.#buf = new Uint8Array(BLOCK_TARGET_BYTES + 4096);
       this.#view = new DataView(this.#buf.buffer);
     }
+  }
+
+  #bytesOf(name: string): Uint8Array {
+    let bytes = this.#encoded.get(name);
+    if (bytes === undefined) {
+      bytes = encoder.encode(name);
+      this.#encoded.set(name, bytes);
+    }
+    return bytes;
   }
 
   #name(name: string): number {
