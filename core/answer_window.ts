@@ -69,9 +69,7 @@ class Generation {
   }
 
   #grow(): void {
-    const old = { ids: this.ids, stamps: this.stamps, hashes: this.hashes, dsts: this.dsts };
-    const codes = this.codes;
-    const stamp = this.stamp;
+    const { ids, stamps, hashes, dsts, codes, stamp } = this;
     const slots = 2 * this.ids.length;
     this.ids = new Uint32Array(slots);
     this.stamps = new Uint32Array(slots);
@@ -81,9 +79,8 @@ class Generation {
     this.stamp = 1;
     this.count = 0;
     this.shift--;
-    for (let slot = 0; slot < old.ids.length; slot++) {
-      if (old.stamps[slot] !== stamp) continue;
-      this.put(old.ids[slot]!, old.dsts[slot]!, old.hashes[slot]!, codes[slot]!);
+    for (let slot = 0; slot < ids.length; slot++) {
+      if (stamps[slot] === stamp) this.put(ids[slot]!, dsts[slot]!, hashes[slot]!, codes[slot]!);
     }
   }
 }

@@ -637,7 +637,7 @@ export class SqliteStore implements Store {
   queueHistory(entry: Omit<HistoryEntry, "seq" | "kind" | "conv">): void {
     const block = this.#block ??= new HistoryBlockWriter();
     block.add(entry.src, entry.dst, entry.id, entry.sentAt, entry.payload);
-    if (block.full) this.#inTransaction(() => this.#writeBlock(MAX_WAITING_LINKS));
+    if (block.full) this.#writeHistory(MAX_WAITING_LINKS);
   }
 
   /**
@@ -650,15 +650,15 @@ export class SqliteStore implements Store {
    */
   flushHistory(): void {
     if ((this.#block?.count ?? 0) === 0 && this.#links.length === 0 && !this.#relink) return;
-    this.#inTransaction(() => this.#writeBlock(0));
+    this.#writeHistory(0);
   }
 
-  /** `#writeBlock`'s work in the open batch, else in a transaction of its own. */
-  #inTransaction(write: () => void): void {
+  /** `#writeBlock(linksAbove)` in the open batch, else in a transaction of its own. */
+  #writeHistory(linksAbove: number): void {
     const own = !this.#inBatch;
     try {
       if (own) this.#db.exec("BEGIN IMMEDIATE");
-      write();
+      this.#writeBlock(linksAbove);
       if (own) this.#db.exec("COMMIT");
     } catch (error) {
       if (own && this.#db.isTransaction) this.#db.exec("ROLLBACK");
