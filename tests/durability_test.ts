@@ -140,3 +140,26 @@ serverTest(
     assert.equal(bob.received.filter((f) => f.type === FrameType.OFFLINE).length, 0);
   },
 );
+
+serverTest(
+  "serve: the write-ahead log stays small while live messages fill the history",
+  async () => {
+    await using server = await start();
+    await using _bob = await login(server.port, "bob", { autoAck: true });
+    await using alice = await login(server.port, "alice");
+    // 12 MB of history: a log that no checkpoint sends back to its beginning would hold it all.
+    const count = 12_000;
+    const step = 500;
+    const payload = new Uint8Array(1000).fill(0x61);
+    for (let first = 0; first < count; first += step) {
+      await Promise.all(
+        Array.from({ length: step }, (_, i) => alice.msg("bob", first + i, payload)),
+      );
+      const answers = await alice.nextMany(step, (f) => f.type === FrameType.ACK, 20_000, "200s");
+      assert.ok(answers.every((f) => readCode(f.payload) === "200"));
+    }
+    const wal = (await Deno.stat(`${server.dataDir}/tinychat.db-wal`)).size;
+    assert.ok(wal < 8 * 1024 * 1024, `the log holds ${wal} bytes`);
+    assert.doesNotMatch(server.stderr, /checkpoint-failed/);
+  },
+);
