@@ -511,7 +511,8 @@ export class TinychatClient implements AsyncDisposable {
                 "it is a TLS port, try --tls",
             );
           }
-          const frames = [...decoder.push(buffer.subarray(0, n))];
+          const frames: Frame[] = [];
+          decoder.push(buffer.subarray(0, n), (f) => frames.push(f));
           // A refusal at accept ("503", "421") comes before the server read our HELLO: id 0.
           const answer = frames.findIndex((f) =>
             f.type === FrameType.ACK && f.src === "" &&
@@ -562,7 +563,7 @@ export class TinychatClient implements AsyncDisposable {
         while (true) {
           const n = await socket.read(buffer);
           if (n === null) return "the server closed the connection";
-          for (const frame of decoder.push(buffer.subarray(0, n))) this.#handle(frame);
+          decoder.push(buffer.subarray(0, n), (frame) => this.#handle(frame));
         }
       } catch (error) {
         return error instanceof Error ? error.message : String(error);
@@ -859,7 +860,9 @@ export async function changePassword(options: ChangePasswordOptions): Promise<vo
             : "Cannot change the password: the server closed the connection",
         );
       }
-      for (const f of decoder.push(buffer.subarray(0, n))) {
+      const frames: Frame[] = [];
+      decoder.push(buffer.subarray(0, n), (f) => frames.push(f));
+      for (const f of frames) {
         if (f.type !== FrameType.ACK || f.id !== 0 || f.src !== "") continue;
         const code = readCode(f.payload);
         if (code === Code.DELIVERED) return;

@@ -27,7 +27,7 @@ class FakeHost implements FileHost {
     return this.#id++;
   }
   write(bytes: Uint8Array): void {
-    this.frames.push(...this.#decoder.push(bytes));
+    this.#decoder.push(bytes, (f) => this.frames.push(f));
   }
   emit(event: FileEvent): void {
     this.events.push(event);

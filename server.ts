@@ -480,9 +480,7 @@ class Server implements TinychatServer {
     now: number,
   ): boolean {
     try {
-      for (const frame of decoder.push(chunk)) {
-        this.#core.frame(conn.id, frame, decoder.order ?? "be", now);
-      }
+      decoder.push(chunk, (frame) => this.#core.frame(conn.id, frame, decoder.order ?? "be", now));
     } catch (error) {
       if (!(error instanceof FrameError)) throw error;
       this.#core.malformed(conn.id, error.code, error.message, now, error.id);

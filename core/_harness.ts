@@ -153,7 +153,11 @@ export class CoreHarness {
     const start = this.#taken.get(conn) ?? 0;
     const mine = this.outbox.sent.filter((s) => s.conn === conn);
     this.#taken.set(conn, mine.length);
-    return mine.slice(start).flatMap(({ bytes }) => [...new FrameDecoder({ order }).push(bytes)]);
+    return mine.slice(start).flatMap(({ bytes }) => {
+      const frames: Frame[] = [];
+      new FrameDecoder({ order }).push(bytes, (f) => frames.push(f));
+      return frames;
+    });
   }
 
   /** The raw byte arrays sent to `conn` so far. */
@@ -266,7 +270,7 @@ export class FileHarness<F extends MemoryFileStore = MemoryFileStore> {
           let decoder = this.#inbox.get(conn);
           if (decoder === undefined) this.#inbox.set(conn, decoder = new FrameDecoder());
           const list = this.#frames.get(conn) ?? [];
-          for (const f of decoder.push(bytes)) list.push({ ...f, payload: f.payload.slice() });
+          decoder.push(bytes, (f) => list.push({ ...f, payload: f.payload.slice() }));
           this.#frames.set(conn, list);
         },
         close: (conn) => this.closed.push(conn),

@@ -30,7 +30,7 @@ class Harness extends CoreHarness {
       legacy: false,
       timed: false,
     });
-    for (const f of new FrameDecoder({ order: "be" }).push(bytes)) this.frame(conn, f, now);
+    new FrameDecoder({ order: "be" }).push(bytes, (f) => this.frame(conn, f, now));
   }
 
   /** Logs `name` in on `conn`; returns what came after the "200". */

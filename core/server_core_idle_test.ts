@@ -25,7 +25,7 @@ function makeCore(store = new CountingStore()) {
     outbox: {
       send: (conn, bytes) => {
         const list = sent.get(conn) ?? [];
-        list.push(...new FrameDecoder({ order: "be" }).push(bytes));
+        new FrameDecoder({ order: "be" }).push(bytes, (f) => list.push(f));
         sent.set(conn, list);
       },
       close: () => {},

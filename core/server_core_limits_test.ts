@@ -204,7 +204,7 @@ Deno.test("ServerCore counts the bytes already stored when it starts", () => {
     limits: { maxQueueBytes: 10 },
     outbox: {
       send: (_conn, bytes) => {
-        for (const f of new FrameDecoder().push(bytes)) sent.push(readCode(f.payload));
+        new FrameDecoder().push(bytes, (f) => sent.push(readCode(f.payload)));
       },
       close: () => {},
     },

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { decodeFrame, decodeTimed, encodeFrame, FrameDecoder, FrameType } from "../protocol/mod.ts";
+import {
+  decodeFrame,
+  decodeTimed,
+  encodeFrame,
+  type Frame,
+  FrameDecoder,
+  FrameType,
+} from "../protocol/mod.ts";
 import { MemoryStore } from "../store/memory_store.ts";
 import { SqliteStore } from "../store/sqlite_store.ts";
 import { ACK, FailingStore, Harness, MSG, OFFLINE, seen, text } from "./_harness.ts";
@@ -995,7 +1002,8 @@ Deno.test("ServerCore precedes each stored message with TIMED when the HELLO ask
   h.open(3, 9000);
   h.frame(3, { type: 3, id: 0, src: "bob", dst: "", payload: text("timed") }, 9000);
   h.core.commit(9000);
-  const got = h.bytesTo(3).flatMap((b) => [...new FrameDecoder().push(b)]);
+  const got: Frame[] = [];
+  for (const b of h.bytesTo(3)) new FrameDecoder().push(b, (f) => got.push(f));
   assert.deepEqual(got.map((f) => [f.type, f.id]), [[1, 0], [7, 7], [2, 7], [7, 8], [2, 8]]);
   assert.deepEqual([got[1]!.src, got[1]!.dst], ["alice", "bob"]);
   assert.equal(decodeTimed(got[1]!.payload), 1000);

@@ -20,10 +20,10 @@ export interface FrameDecoderOptions {
 }
 
 /**
- * An incremental, push-based frame decoder for one connection. `push(chunk)` yields the whole
- * frames the chunk completes and keeps any partial frame; it never holds more than one maximum
- * frame of its own. Each frame owns a copy of its bytes (`raw`), so chunks may be reused by the
- * caller, unless the decoder was made with `views: true`.
+ * An incremental, push-based frame decoder for one connection. `push(chunk, onFrame)` hands over
+ * the whole frames the chunk completes and keeps any partial frame; it never holds more than one
+ * maximum frame of its own. Each frame owns a copy of its bytes (`raw`), so chunks may be reused
+ * by the caller, unless the decoder was made with `views: true`.
  *
  * @example
  * ```ts
@@ -31,8 +31,9 @@ export interface FrameDecoderOptions {
  * import { encodeFrame } from "./frame.ts";
  * const decoder = new FrameDecoder();
  * const bytes = encodeFrame({ type: 3, id: 0, src: "alice", dst: "", payload: new Uint8Array() });
- * [...decoder.push(bytes.subarray(0, 5))]; // []
- * [...decoder.push(bytes.subarray(5))]; // [{ type: 3, ... }]
+ * const frames: unknown[] = [];
+ * decoder.push(bytes.subarray(0, 5), (f) => frames.push(f)); // frames: []
+ * decoder.push(bytes.subarray(5), (f) => frames.push(f)); // frames: [{ type: 3, ... }]
  * ```
  */
 export class FrameDecoder {
@@ -62,11 +63,12 @@ export class FrameDecoder {
   }
 
   /**
-   * Feeds bytes; yields the frames they complete, each with its own copy of the bytes as `raw`.
-   * The frames before a malformed one are yielded first; then it throws `FrameError`, and the
-   * decoder is unusable afterwards.
+   * Feeds bytes; calls `onFrame` with each frame they complete, in order, each with its own copy
+   * of the bytes as `raw`. The frames before a malformed one are handed over first; then it
+   * throws `FrameError`, and the decoder is unusable afterwards. (A callback, not a generator:
+   * a generator's objects were a fifth of what the server allocated per message.)
    */
-  *push(chunk: Uint8Array): Generator<DecodedFrame, void, undefined> {
+  push(chunk: Uint8Array, onFrame: (frame: DecodedFrame) => void): void {
     let offset = 0;
     while (offset < chunk.length) {
       if (this.#filled > 0 || chunk.length - offset < HEADER_SIZE) {
@@ -87,7 +89,7 @@ export class FrameDecoder {
         const raw = this.#pending;
         this.#pending = undefined;
         this.#filled = 0;
-        yield this.#decode(raw);
+        onFrame(this.#decode(raw));
         continue;
       }
       const size = this.#sizeAt(chunk, offset);
@@ -101,7 +103,7 @@ export class FrameDecoder {
       const raw = this.#views
         ? chunk.subarray(offset - size, offset)
         : chunk.slice(offset - size, offset);
-      yield this.#decode(raw);
+      onFrame(this.#decode(raw));
     }
   }
 

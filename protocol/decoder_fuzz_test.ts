@@ -67,12 +67,12 @@ Deno.test("FrameDecoder.push() on random and mutated input yields valid frames o
       let offset = 0;
       while (offset < bytes.length) {
         const size = 1 + Math.floor(next() * 80);
-        for (const frame of decoder.push(bytes.subarray(offset, offset + size))) {
+        decoder.push(bytes.subarray(offset, offset + size), (frame) => {
           frames++;
           assert.ok(frame.raw.length >= HEADER_SIZE && frame.raw.length <= MAX_FRAME_SIZE);
           assert.equal(frame.payload.length, frame.raw.length - HEADER_SIZE);
           assert.ok(frame.type >= 0 && frame.type <= 15, `type ${frame.type}`);
-        }
+        });
         assert.ok(decoder.buffered < MAX_FRAME_SIZE, `holds ${decoder.buffered} bytes`);
         offset += size;
       }

@@ -13,6 +13,13 @@ function summary(f: Frame): [number, number, string, string, string] {
   return [f.type, f.id, f.src, f.dst, new TextDecoder().decode(f.payload)];
 }
 
+/** The frames `decoder` hands over for `chunk`, in order. */
+function framesOf(decoder: FrameDecoder, chunk: Uint8Array): DecodedFrame[] {
+  const frames: DecodedFrame[] = [];
+  decoder.push(chunk, (f) => frames.push(f));
+  return frames;
+}
+
 function concat(...parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let offset = 0;
@@ -30,7 +37,7 @@ function feed(
 ): { frames: DecodedFrame[]; error: unknown } {
   const frames: DecodedFrame[] = [];
   try {
-    for (const chunk of chunks) for (const f of decoder.push(chunk)) frames.push(f);
+    for (const chunk of chunks) decoder.push(chunk, (f) => frames.push(f));
   } catch (error) {
     return { frames, error };
   }
@@ -47,13 +54,13 @@ function assertFrameError(error: unknown, code: "400" | "413"): void {
 }
 
 for (const order of ["be", "le"] as const satisfies ByteOrder[]) {
-  Deno.test(`FrameDecoder.push() yields frames fed one byte at a time (${order})`, () => {
+  Deno.test(`FrameDecoder.push() hands over frames fed one byte at a time (${order})`, () => {
     const frames = [frame(0, ""), frame(1), frame(2, "x".repeat(1000))];
     const bytes = concat(...frames.map((f) => encodeFrame(f, order)));
     const decoder = new FrameDecoder();
     const got: DecodedFrame[] = [];
     for (const [i, chunk] of bytewise(bytes).entries()) {
-      const out = [...decoder.push(chunk)];
+      const out = [...framesOf(decoder, chunk)];
       got.push(...out);
       // A frame comes out exactly at its last byte, never earlier.
       const ends = [24, 24 + 33, bytes.length];
@@ -65,23 +72,23 @@ for (const order of ["be", "le"] as const satisfies ByteOrder[]) {
   });
 }
 
-Deno.test("FrameDecoder.push() yields a frame split across three chunks", () => {
+Deno.test("FrameDecoder.push() hands over a frame split across three chunks", () => {
   const bytes = encodeFrame(frame(7, "split me"));
   const decoder = new FrameDecoder();
-  assert.deepEqual([...decoder.push(bytes.subarray(0, 3))], []);
+  assert.deepEqual([...framesOf(decoder, bytes.subarray(0, 3))], []);
   assert.equal(decoder.buffered, 3);
-  assert.deepEqual([...decoder.push(bytes.subarray(3, 20))], []);
+  assert.deepEqual([...framesOf(decoder, bytes.subarray(3, 20))], []);
   assert.equal(decoder.buffered, 20);
-  const out = [...decoder.push(bytes.subarray(20))];
+  const out = [...framesOf(decoder, bytes.subarray(20))];
   assert.deepEqual(out.map(summary), [summary(frame(7, "split me"))]);
   assert.deepEqual(out[0]!.raw, bytes);
   assert.equal(decoder.buffered, 0);
 });
 
-Deno.test("FrameDecoder.push() yields many frames from one chunk in order", () => {
+Deno.test("FrameDecoder.push() hands over many frames from one chunk in order", () => {
   const frames = Array.from({ length: 40 }, (_, i) => frame(i, "p".repeat(i * 7)));
   const bytes = concat(...frames.map((f) => encodeFrame(f)));
-  const out = [...new FrameDecoder().push(bytes)];
+  const out = [...framesOf(new FrameDecoder(), bytes)];
   assert.deepEqual(out.map(summary), frames.map(summary));
 });
 
@@ -92,16 +99,16 @@ Deno.test("FrameDecoder.push() keeps a partial frame at the end of a chunk for t
   const bytes = concat(a, b, c);
   const decoder = new FrameDecoder();
   const cut = a.length + 10; // inside b's header
-  const first = [...decoder.push(bytes.subarray(0, cut))];
+  const first = [...framesOf(decoder, bytes.subarray(0, cut))];
   assert.deepEqual(first.map((f) => f.id), [1]);
-  const rest = [...decoder.push(bytes.subarray(cut))];
+  const rest = [...framesOf(decoder, bytes.subarray(cut))];
   assert.deepEqual(rest.map((f) => f.id), [2, 3]);
 });
 
 Deno.test("FrameDecoder.push() gives each frame its own raw bytes, safe from chunk reuse", () => {
   const bytes = concat(encodeFrame(frame(1)), encodeFrame(frame(2)));
   const chunk = bytes.slice();
-  const out = [...new FrameDecoder().push(chunk)];
+  const out = [...framesOf(new FrameDecoder(), chunk)];
   chunk.fill(0xee);
   assert.deepEqual(out.map(summary), [summary(frame(1)), summary(frame(2))]);
   assert.deepEqual(out[1]!.raw, encodeFrame(frame(2)));
@@ -109,12 +116,12 @@ Deno.test("FrameDecoder.push() gives each frame its own raw bytes, safe from chu
 
 Deno.test("FrameDecoder.push() keeps raw bytes in the sender's byte order", () => {
   const le = encodeFrame(frame(5), "le");
-  const [out] = [...new FrameDecoder().push(le)];
+  const [out] = [...framesOf(new FrameDecoder(), le)];
   assert.deepEqual(out!.raw, le);
   assert.deepEqual(summary(out!), summary(frame(5)));
 });
 
-Deno.test("FrameDecoder.push() yields the frames before garbage, then throws FrameError", () => {
+Deno.test("FrameDecoder.push() hands over the frames before garbage, then throws FrameError", () => {
   const good = concat(encodeFrame(frame(1)), encodeFrame(frame(2)));
   const garbage = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4);
   const bytes = concat(good, garbage);
@@ -175,10 +182,10 @@ Deno.test("FrameDecoder.push() rejects a bad name with code 400", () => {
 Deno.test("FrameDecoder.order is detected from the first frame and then kept", () => {
   const decoder = new FrameDecoder();
   assert.equal(decoder.order, undefined);
-  [...decoder.push(encodeFrame(frame(1), "le"))];
+  [...framesOf(decoder, encodeFrame(frame(1), "le"))];
   assert.equal(decoder.order, "le");
   // A later frame is read little-endian even when a big-endian reading would also be plausible.
-  const out = [...decoder.push(encodeFrame(frame(2, "x".repeat(258 - 24)), "le"))];
+  const out = [...framesOf(decoder, encodeFrame(frame(2, "x".repeat(258 - 24)), "le"))];
   assert.deepEqual(out.map(summary), [summary(frame(2, "x".repeat(258 - 24)))]);
 });
 
@@ -187,7 +194,7 @@ Deno.test("FrameDecoder.order picks little-endian for the ambiguous type-0 lengt
   const bytes = encodeFrame(frame(1, "y".repeat(513 - 24)), "le");
   assert.deepEqual([...bytes.subarray(0, 4)], [0x01, 0x02, 0x00, 0x00]);
   const decoder = new FrameDecoder();
-  const out = [...decoder.push(bytes)];
+  const out = [...framesOf(decoder, bytes)];
   assert.equal(decoder.order, "le");
   assert.deepEqual(out.map((f) => f.payload.length), [489]);
 });
@@ -196,15 +203,15 @@ Deno.test("FrameDecoder honours an order given in its options", () => {
   const decoder = new FrameDecoder({ order: "le" });
   assert.equal(decoder.order, "le");
   const bytes = encodeFrame(frame(3, "z".repeat(258 - 24)), "le");
-  assert.deepEqual([...decoder.push(bytes)].map((f) => f.id), [3]);
+  assert.deepEqual([...framesOf(decoder, bytes)].map((f) => f.id), [3]);
 });
 
 Deno.test("FrameDecoder.push() buffers at most one frame", () => {
   const decoder = new FrameDecoder();
   const big = encodeFrame(frame(1, "x".repeat(1000)));
-  [...decoder.push(big.subarray(0, 1023))];
+  [...framesOf(decoder, big.subarray(0, 1023))];
   assert.equal(decoder.buffered, 1023);
-  const out = [...decoder.push(concat(big.subarray(1023), big.subarray(0, 5)))];
+  const out = [...framesOf(decoder, concat(big.subarray(1023), big.subarray(0, 5)))];
   assert.equal(out.length, 1);
   assert.equal(decoder.buffered, 5);
 });
@@ -213,10 +220,10 @@ Deno.test("FrameDecoder.push() reads names alike before and after its name cache
   const decoder = new FrameDecoder();
   const names = [["alice", "bob"], ["bob", "alice"], ["alice", "bob"], ["zoë", ""], ["x", "y"]];
   const frames = names.map(([src, dst], id) => encodeFrame({ ...frame(id), src: src!, dst: dst! }));
-  const got = [...decoder.push(concat(...frames)), ...decoder.push(frames[0]!)];
+  const got = [...framesOf(decoder, concat(...frames)), ...framesOf(decoder, frames[0]!)];
   assert.deepEqual(got.map((f) => [f.src, f.dst]), [...names, ["alice", "bob"]]);
   assert.throws(
-    () => [...decoder.push(encodeFrame({ ...frame(9), src: "a b" }))],
+    () => [...framesOf(decoder, encodeFrame({ ...frame(9), src: "a b" }))],
     (e: unknown) => e instanceof FrameError && e.code === "400",
   );
 });
@@ -225,7 +232,10 @@ Deno.test("FrameDecoder.push() gives a split frame a buffer of exactly its size,
   const decoder = new FrameDecoder({ views: true });
   const bytes = encodeFrame(frame(1, "x".repeat(100)));
   for (const cut of [1, 3, 4, 5, 30, bytes.length - 1]) {
-    const got = [...decoder.push(bytes.subarray(0, cut)), ...decoder.push(bytes.subarray(cut))];
+    const got = [
+      ...framesOf(decoder, bytes.subarray(0, cut)),
+      ...framesOf(decoder, bytes.subarray(cut)),
+    ];
     assert.equal(got.length, 1, `cut at ${cut}`);
     assert.deepEqual(got[0]!.raw, bytes);
     assert.equal(got[0]!.raw.buffer.byteLength, bytes.length, `cut at ${cut}: its own buffer`);

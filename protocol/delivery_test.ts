@@ -10,7 +10,9 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 function frames(bytes: Uint8Array, order: "be" | "le" = "be"): Frame[] {
-  return [...new FrameDecoder({ order }).push(bytes)];
+  const out: Frame[] = [];
+  new FrameDecoder({ order }).push(bytes, (f) => out.push(f));
+  return out;
 }
 
 function bytesOf(size: number): Uint8Array {

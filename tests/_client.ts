@@ -291,7 +291,7 @@ export class TestClient implements AsyncDisposable {
           this.#endReason = frames.buffered > 0 ? `eof inside a frame` : "eof";
           break;
         }
-        for (const frame of frames.push(buffer.subarray(0, n))) this.#receive(frame);
+        frames.push(buffer.subarray(0, n), (frame) => this.#receive(frame));
       }
     } catch (error) {
       this.#endReason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
