@@ -638,9 +638,13 @@ interface ConnectionEvents {
   slow(conn: ConnId): void;
 }
 
-/** The frames queued for one socket, and their bytes, up to a limit. */
+/**
+ * The frames queued for one socket, and their bytes, up to a limit. A lone frame, what most turns
+ * queue, is held without an array: the array is made for the second and kept while in use.
+ */
 class SendQueue {
-  #frames: Uint8Array[] = [];
+  #first: Uint8Array | undefined;
+  #more: Uint8Array[] | undefined;
   #bytes = 0;
   #max: number;
 
@@ -649,7 +653,7 @@ class SendQueue {
   }
 
   get empty(): boolean {
-    return this.#frames.length === 0;
+    return this.#first === undefined;
   }
 
   /**
@@ -659,7 +663,10 @@ class SendQueue {
    */
   push(bytes: Uint8Array, copy: boolean): boolean {
     if (copy && bytes.byteLength !== bytes.buffer.byteLength) bytes = bytes.slice();
-    this.#frames.push(bytes);
+    if (this.#first === undefined) this.#first = bytes;
+    else if (this.#more === undefined) this.#more = [this.#first, bytes];
+    else if (this.#more.length === 0) this.#more.push(this.#first, bytes);
+    else this.#more.push(bytes);
     this.#bytes += bytes.length;
     if (this.#bytes <= this.#max) return true;
     this.clear();
@@ -668,15 +675,23 @@ class SendQueue {
 
   /** Everything queued, as one chunk; the queue is empty after. */
   take(): Uint8Array {
-    const chunk = this.#frames.length === 1
-      ? this.#frames[0]!
-      : concatBytes(this.#frames, this.#bytes);
-    this.clear();
+    const more = this.#more;
+    const chunk = more === undefined || more.length === 0
+      ? this.#first!
+      : concatBytes(more, this.#bytes);
+    this.#first = undefined;
+    this.#bytes = 0;
+    // The array is kept for the next turn, emptied; one that grew past 16 frames is let go.
+    if (more !== undefined) {
+      if (more.length > 16) this.#more = undefined;
+      else more.length = 0;
+    }
     return chunk;
   }
 
   clear(): void {
-    this.#frames = [];
+    this.#first = undefined;
+    this.#more = undefined;
     this.#bytes = 0;
   }
 }
