@@ -336,6 +336,22 @@ for (const [name, make] of stores) {
     assert.deepEqual(r.historyBefore("alice\nbob", Infinity, 100).map((e) => e.id), [11]);
   });
 
+  Deno.test(`${name}.trimHistory() across many blocks and rows deletes exactly the oldest`, () => {
+    using f = make();
+    const s = f.store;
+    // 40 blocks of 2 entries, a row (a notice) after every 10th: 84 entries, ids in seq order.
+    let id = 1;
+    for (let k = 0; k < 40; k++) {
+      queueBlock(s, "alice", "bob", id, 2);
+      id += 2;
+      if (k % 10 === 9) s.appendHistory({ ...entry("alice", "bob", id++), kind: 1 });
+    }
+    assert.equal(s.trimHistory("alice\nbob", 7, 1000), 77);
+    const kept = f.reopen().historyBefore("alice\nbob", Infinity, 100).map((e) => e.id);
+    assert.deepEqual(kept, [78, 79, 80, 81, 82, 83, 84]);
+    assert.equal(f.store.trimHistory("alice\nbob", 7, 1000), 0);
+  });
+
   Deno.test(`${name}.expireHistory() deletes blocks whose entries are all older, and rows`, () => {
     using f = make();
     const s = f.store;

@@ -30,6 +30,8 @@ const ARENA_BYTES = ROWS_PER_INSERT * 1000;
 const INDEX_SLICE = 50_000;
 /** Links of history blocks per insert. */
 const LINKS_PER_INSERT = 64;
+/** Links of a conversation read per statement by `trimHistory`. */
+const LINKS_PER_PAGE = 16;
 /** Links waiting beyond which they are written with the block that brought them there. */
 const MAX_WAITING_LINKS = 16_384;
 
@@ -594,8 +596,12 @@ export class SqliteStore implements Store {
         "SELECT block, data FROM history_blocks WHERE block > ? AND block <= ? ORDER BY block LIMIT ?",
       ),
       fromSeq: prepare("SELECT from_seq FROM history_block_convs WHERE conv = ? AND block = ?"),
-      links: prepare(
-        "SELECT block, count, from_seq FROM history_block_convs WHERE conv = ? ORDER BY block",
+      linkedEntries: prepare(
+        "SELECT coalesce(sum(count), 0) AS n FROM history_block_convs WHERE conv = ?",
+      ),
+      oldestLinks: prepare(
+        `SELECT block, count, from_seq FROM history_block_convs WHERE conv = ? AND block > ?
+          ORDER BY block LIMIT ?`,
       ),
       trimLink: prepare(
         "UPDATE history_block_convs SET count = ?, from_seq = ? WHERE conv = ? AND block = ?",
@@ -846,20 +852,31 @@ export class SqliteStore implements Store {
       if (excess <= 0) return 0;
       return Number(st.trim.run(conv, Math.min(excess, max)).changes);
     }
-    const links = st.links.all(conv).map((r) => ({
-      seq: Number(r.block),
-      n: Number(r.count),
-      from: Number(r.from_seq),
-      row: false,
-    }));
-    let total = Number(st.count.get(conv)!.n);
-    for (const link of links) total += link.n;
-    const quota = Math.min(total - keep, max);
+    const rows = Number(st.count.get(conv)!.n);
+    const quota = Math.min(rows + Number(st.linkedEntries.get(conv)!.n) - keep, max);
     if (quota <= 0) return 0;
-    // Rows and blocks never interleave their seqs: each unit is ordered by its first seq.
-    const units = links;
-    for (const r of st.oldestRows.all(conv, quota)) {
-      units.push({ seq: Number(r.seq), n: 1, from: 0, row: true });
+    // The oldest links, a page at a time until their entries cover the quota (not every link of
+    // the conversation: it has one per block it is in), and the oldest rows. Rows and blocks
+    // never interleave their seqs: each unit is ordered by its first seq.
+    const units: { seq: number; n: number; from: number; row: boolean }[] = [];
+    for (let covered = 0, after = 0; covered < quota;) {
+      const page = st.oldestLinks.all(conv, after, LINKS_PER_PAGE);
+      for (const r of page) {
+        units.push({
+          seq: Number(r.block),
+          n: Number(r.count),
+          from: Number(r.from_seq),
+          row: false,
+        });
+        covered += Number(r.count);
+      }
+      if (page.length < LINKS_PER_PAGE) break;
+      after = units[units.length - 1]!.seq;
+    }
+    if (rows > 0) {
+      for (const r of st.oldestRows.all(conv, quota)) {
+        units.push({ seq: Number(r.seq), n: 1, from: 0, row: true });
+      }
     }
     units.sort((a, b) => a.seq - b.seq);
     let deleted = 0;
@@ -1053,7 +1070,8 @@ type HistoryStatement =
   | "blocksAfterAll"
   | "fromSeq"
   | "trimLink"
-  | "links"
+  | "linkedEntries"
+  | "oldestLinks"
   | "oldestRows"
   | "deleteRow"
   | "unlink"
