@@ -1,7 +1,7 @@
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { destinationProblem } from "../client_rooms.ts";
-import { decodeHistoryBlock } from "../store/history_block.ts";
+import { decodeHistoryBlock, keptEntries } from "../store/history_block.ts";
 import { parseFlags } from "./flags.ts";
 import { sanitize } from "./render.ts";
 import { UsageError } from "./usage_error.ts";
@@ -241,8 +241,8 @@ function* rowLines(
 
 /**
  * The direct messages kept in blocks (store/history_block.ts), in seq order: those their
- * conversation's link to the block keeps (retention unlinks them, or moves its `from_seq` up),
- * and all of a block whose links are not written yet.
+ * conversation's link to the block keeps (retention unlinks them, or lowers its count: it keeps
+ * the newest), and all of a block whose links are not written yet.
  */
 function* blockLines(
   db: DatabaseSync,
@@ -253,9 +253,7 @@ function* blockLines(
     "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'history_blocks'",
   ).get();
   if (table === undefined) return;
-  const linked = db.prepare(
-    "SELECT from_seq FROM history_block_convs WHERE conv = ? AND block = ?",
-  );
+  const linked = db.prepare("SELECT count FROM history_block_convs WHERE conv = ? AND block = ?");
   // Blocks newer than every linked one have their links waiting in the server: kept whole.
   const newest = Number(
     db.prepare("SELECT coalesce(max(block), 0) AS n FROM history_block_convs").get()!.n,
@@ -266,18 +264,13 @@ function* blockLines(
   const { user, since } = command;
   for (const row of blocks.iterate(since ?? Number.MIN_SAFE_INTEGER)) {
     const block = Number(row.block);
-    // The first seq of each conversation its link keeps (none: Infinity).
-    const froms = new Map<string, number>();
-    for (const e of decodeHistoryBlock(row.data as Uint8Array, block)) {
+    const entries = decodeHistoryBlock(row.data as Uint8Array, block);
+    const kept = block > newest
+      ? () => entries.length
+      : (conv: string) => Number(linked.get(conv, block)?.count ?? 0);
+    for (const e of keptEntries(entries, kept)) {
       if (user !== undefined && e.src !== user && e.dst !== user) continue;
       if (since !== undefined && e.sentAt < since) continue;
-      let from = froms.get(e.conv);
-      if (from === undefined) {
-        const link = block > newest ? { from_seq: block } : linked.get(e.conv, block);
-        from = link === undefined ? Infinity : Number(link.from_seq);
-        froms.set(e.conv, from);
-      }
-      if (e.seq < from) continue;
       yield {
         seq: e.seq,
         at: e.sentAt,

@@ -232,3 +232,25 @@ export function decodeHistoryBlock(
   }
   return entries;
 }
+
+/**
+ * The entries of a block that its conversations' links keep: of each conversation, the newest
+ * `kept(conv)` of its entries in the block (retention trims a conversation's oldest first, and
+ * lowers its link's count; a conversation with no link, `kept` undefined, keeps none). `entries`
+ * are a block's, or one conversation's of it, in seq order (`decodeHistoryBlock`).
+ */
+export function keptEntries(
+  entries: BlockEntry[],
+  kept: (conv: string) => number | undefined,
+): BlockEntry[] {
+  const left = new Map<string, number>();
+  for (const e of entries) left.set(e.conv, (left.get(e.conv) ?? 0) + 1);
+  const out: BlockEntry[] = [];
+  for (const e of entries) {
+    const n = left.get(e.conv)!;
+    left.set(e.conv, n - 1);
+    // `n` of its conversation's entries are this one and those after it.
+    if (n <= (kept(e.conv) ?? 0)) out.push(e);
+  }
+  return out;
+}

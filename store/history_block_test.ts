@@ -4,6 +4,7 @@ import {
   BLOCK_TARGET_BYTES,
   decodeHistoryBlock,
   HistoryBlockWriter,
+  keptEntries,
 } from "./history_block.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
@@ -68,4 +69,21 @@ Deno.test("decodeHistoryBlock() with a conversation returns only its entries, wi
   w.add("b", "a", 3, 3, text("3"));
   const entries = decodeHistoryBlock(w.take().data, 10, "a\nb");
   assert.deepEqual(entries.map((e) => [e.seq, e.id]), [[10, 1], [12, 3]]);
+});
+
+Deno.test("keptEntries() keeps the newest entries of each conversation, as many as its link says", () => {
+  const w = new HistoryBlockWriter();
+  // alice/bob: ids 1, 3, 5, 7; carol/dave: ids 2, 4, 6; erin/frank: id 8.
+  for (let id = 1; id <= 7; id++) {
+    w.add(id % 2 ? "alice" : "carol", id % 2 ? "bob" : "dave", id, id, text(`m${id}`));
+  }
+  w.add("erin", "frank", 8, 8, text("m8"));
+  const data = w.take().data;
+  const counts = new Map([["alice\nbob", 2], ["carol\ndave", 3]]);
+  // erin/frank has no link: none of its entries is kept.
+  const kept = keptEntries(decodeHistoryBlock(data, 100), (conv) => counts.get(conv));
+  assert.deepEqual(kept.map((e) => e.id), [2, 4, 5, 6, 7]);
+  // One conversation's entries, as a read of that conversation decodes them.
+  const mine = keptEntries(decodeHistoryBlock(data, 100, "alice\nbob"), () => 3);
+  assert.deepEqual(mine.map((e) => [e.id, e.seq]), [[3, 102], [5, 104], [7, 106]]);
 });

@@ -4,7 +4,12 @@ import { makePrivateFile } from "./private_file.ts";
 import type { Account, Receipt, Store, StoredMessage } from "./store.ts";
 import type { HistoryEntry, HistoryQuery, RoomMember } from "./store.ts";
 import type { StoredFile } from "./store.ts";
-import { BLOCK_MAX_ENTRIES, type BlockEntry, decodeHistoryBlock } from "./history_block.ts";
+import {
+  BLOCK_MAX_ENTRIES,
+  type BlockEntry,
+  decodeHistoryBlock,
+  keptEntries,
+} from "./history_block.ts";
 import { HistoryBlockWriter } from "./history_block.ts";
 
 /**
@@ -13,9 +18,11 @@ import { HistoryBlockWriter } from "./history_block.ts";
  *
  * The history: rooms' messages and file notices are rows of `history`; direct messages are
  * written in blocks (`history_blocks`, one row per flush: store/history_block.ts) whose seqs
- * come from the same sequence. `history_block_convs` links a conversation to a block, with its
- * number of entries there (`count`) and the first of them still kept (`from_seq`, raised by
- * `trimHistory`). A block's links are written after it, with the next blocks' (see
+ * come from the same sequence. `history_block_convs` links a conversation to a block, with the
+ * number of its entries there still kept (`count`, lowered by `trimHistory`): the newest of them
+ * (`keptEntries`). `from_seq` is the block's first seq (files trimmed before 2026-11-23: the first
+ * entry kept, which those links' counts agree with). A block's links are written after it, with
+ * the next blocks' (see
  * `flushHistory`); blocks newer than every linked one are linked again from their data when the
  * file is opened (after a crash) or a batch rolled back.
  */
@@ -583,34 +590,33 @@ export class SqliteStore implements Store {
           (SELECT coalesce(max(block), 0) FROM history_block_convs) ORDER BY block`,
       ),
       blocksBefore: prepare(
-        `SELECT c.block AS block, c.from_seq AS from_seq, b.data AS data FROM history_block_convs c
+        `SELECT c.block AS block, c.count AS count, b.data AS data FROM history_block_convs c
           JOIN history_blocks b ON b.block = c.block
           WHERE c.conv = ? AND c.block < ? ORDER BY c.block DESC LIMIT ?`,
       ),
       blocksAfterConv: prepare(
-        `SELECT c.block AS block, c.from_seq AS from_seq, b.data AS data FROM history_block_convs c
+        `SELECT c.block AS block, c.count AS count, b.data AS data FROM history_block_convs c
           JOIN history_blocks b ON b.block = c.block
           WHERE c.conv = ? AND c.block > ? AND c.block <= ? ORDER BY c.block LIMIT ?`,
       ),
       blocksAfterAll: prepare(
         "SELECT block, data FROM history_blocks WHERE block > ? AND block <= ? ORDER BY block LIMIT ?",
       ),
-      fromSeq: prepare("SELECT from_seq FROM history_block_convs WHERE conv = ? AND block = ?"),
+      linkCount: prepare("SELECT count FROM history_block_convs WHERE conv = ? AND block = ?"),
       linkedEntries: prepare(
         "SELECT coalesce(sum(count), 0) AS n FROM history_block_convs WHERE conv = ?",
       ),
       oldestLinks: prepare(
-        `SELECT block, count, from_seq FROM history_block_convs WHERE conv = ? AND block > ?
+        `SELECT block, count FROM history_block_convs WHERE conv = ? AND block > ?
           ORDER BY block LIMIT ?`,
       ),
       trimLink: prepare(
-        "UPDATE history_block_convs SET count = ?, from_seq = ? WHERE conv = ? AND block = ?",
+        "UPDATE history_block_convs SET count = ? WHERE conv = ? AND block = ?",
       ),
       oldestRows: prepare("SELECT seq FROM history WHERE conv = ? ORDER BY seq LIMIT ?"),
       deleteRow: prepare("DELETE FROM history WHERE seq = ?"),
       unlink: prepare("DELETE FROM history_block_convs WHERE conv = ? AND block = ?"),
       linked: prepare("SELECT 1 FROM history_block_convs WHERE block = ? LIMIT 1"),
-      blockData: prepare("SELECT data FROM history_blocks WHERE block = ?"),
       unlinkBlock: prepare("DELETE FROM history_block_convs WHERE block = ?"),
       deleteBlock: prepare("DELETE FROM history_blocks WHERE block = ?"),
       oldestBlocks: prepare(
@@ -769,11 +775,13 @@ export class SqliteStore implements Store {
     for (let below = bound; found.length < limit;) {
       const blocks = st.blocksBefore.all(conv, below, BLOCKS_PER_READ);
       for (const b of blocks) {
-        const entries = decodeHistoryBlock(b.data as Uint8Array, Number(b.block), conv);
-        const from = Number(b.from_seq);
+        const count = Number(b.count);
+        const entries = keptEntries(
+          decodeHistoryBlock(b.data as Uint8Array, Number(b.block), conv),
+          () => count,
+        );
         for (let i = entries.length - 1; i >= 0 && found.length < limit; i--) {
           const e = entries[i]!;
-          if (e.seq < from) break;
           if (e.seq < bound) found.push(blockEntry(e));
         }
         if (found.length >= limit) break;
@@ -804,18 +812,13 @@ export class SqliteStore implements Store {
         : st.blocksAfterConv.all(conv, above, until, BLOCKS_PER_READ);
       for (const b of blocks) {
         const block = Number(b.block);
-        // Without a conversation: only the entries its conversation's link to the block keeps.
-        const froms = new Map<string, number>();
-        if (conv !== undefined) froms.set(conv, Number(b.from_seq));
-        for (const e of decodeHistoryBlock(b.data as Uint8Array, block, conv)) {
+        // Without a conversation: what each conversation's link to the block keeps.
+        const kept = conv !== undefined
+          ? () => Number(b.count)
+          : (c: string) => Number(st.linkCount.get(c, block)?.count ?? 0);
+        const entries = decodeHistoryBlock(b.data as Uint8Array, block, conv);
+        for (const e of keptEntries(entries, kept)) {
           if (e.seq <= after || e.seq > until || e.src === notFrom) continue;
-          let from = froms.get(e.conv);
-          if (from === undefined) {
-            const link = st.fromSeq.get(e.conv, block);
-            from = link === undefined ? Infinity : Number(link.from_seq);
-            froms.set(e.conv, from);
-          }
-          if (e.seq < from) continue;
           found.push(blockEntry(e));
           if (found.length >= limit) break;
         }
@@ -842,7 +845,7 @@ export class SqliteStore implements Store {
   /**
    * For a direct conversation, oldest first: rows, and the conversation's links to blocks,
    * whole (a block no conversation links any more is deleted) or, for the last, in part (the
-   * link's `from_seq` hides the older entries of the conversation in that block).
+   * link's count goes down: it keeps the conversation's newest entries in that block).
    */
   trimHistory(conv: string, keep: number, max: number): number {
     this.flushHistory();
@@ -858,16 +861,11 @@ export class SqliteStore implements Store {
     // The oldest links, a page at a time until their entries cover the quota (not every link of
     // the conversation: it has one per block it is in), and the oldest rows. Rows and blocks
     // never interleave their seqs: each unit is ordered by its first seq.
-    const units: { seq: number; n: number; from: number; row: boolean }[] = [];
+    const units: { seq: number; n: number; row: boolean }[] = [];
     for (let covered = 0, after = 0; covered < quota;) {
       const page = st.oldestLinks.all(conv, after, LINKS_PER_PAGE);
       for (const r of page) {
-        units.push({
-          seq: Number(r.block),
-          n: Number(r.count),
-          from: Number(r.from_seq),
-          row: false,
-        });
+        units.push({ seq: Number(r.block), n: Number(r.count), row: false });
         covered += Number(r.count);
       }
       if (page.length < LINKS_PER_PAGE) break;
@@ -875,7 +873,7 @@ export class SqliteStore implements Store {
     }
     if (rows > 0) {
       for (const r of st.oldestRows.all(conv, quota)) {
-        units.push({ seq: Number(r.seq), n: 1, from: 0, row: true });
+        units.push({ seq: Number(r.seq), n: 1, row: true });
       }
     }
     units.sort((a, b) => a.seq - b.seq);
@@ -890,10 +888,11 @@ export class SqliteStore implements Store {
         if (st.linked.get(unit.seq) === undefined) st.deleteBlock.run(unit.seq);
         deleted += unit.n;
       } else {
+        // The link keeps its conversation's newest entries in the block: fewer of them now. No
+        // read of the block (a burst of such reads, each a buffer of its size, made V8 promote
+        // what every scavenge after found).
         const drop = quota - deleted;
-        const data = st.blockData.get(unit.seq)!.data as Uint8Array;
-        const mine = decodeHistoryBlock(data, unit.seq, conv).filter((e) => e.seq >= unit.from);
-        st.trimLink.run(unit.n - drop, mine[drop]!.seq, conv, unit.seq);
+        st.trimLink.run(unit.n - drop, conv, unit.seq);
         deleted += drop;
       }
     }
@@ -1068,7 +1067,7 @@ type HistoryStatement =
   | "blocksBefore"
   | "blocksAfterConv"
   | "blocksAfterAll"
-  | "fromSeq"
+  | "linkCount"
   | "trimLink"
   | "linkedEntries"
   | "oldestLinks"
@@ -1076,7 +1075,6 @@ type HistoryStatement =
   | "deleteRow"
   | "unlink"
   | "linked"
-  | "blockData"
   | "unlinkBlock"
   | "deleteBlock"
   | "oldestBlocks"
