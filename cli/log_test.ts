@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { historyLines, localDateTime, parseLogArgs, parseSince, renderLogLine } from "./log.ts";
 import { SqliteStore } from "../store/sqlite_store.ts";
+import { BLOCK_MAX_ENTRIES } from "../store/history_block.ts";
 import { UsageError } from "./usage_error.ts";
 
 const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
@@ -156,7 +157,7 @@ Deno.test("historyLines() of a running server includes the full blocks whose lin
   const store = new SqliteStore(path);
   try {
     const payload = new TextEncoder().encode("x");
-    for (let id = 1; id <= 2100; id++) {
+    for (let id = 1; id <= 2 * BLOCK_MAX_ENTRIES + 52; id++) {
       const [src, dst] = id % 2 ? ["alice", "bob"] : ["bob", "carol"];
       store.queueHistory({ src, dst, id, sentAt: id, payload });
     }
@@ -164,7 +165,10 @@ Deno.test("historyLines() of a running server includes the full blocks whose lin
     const db = new DatabaseSync(path, { readOnly: true });
     try {
       const lines = [...historyLines(db, { user: "alice", since: undefined })];
-      assert.deepEqual(lines.map((l) => l.at), Array.from({ length: 1024 }, (_, i) => 2 * i + 1));
+      assert.deepEqual(
+        lines.map((l) => l.at),
+        Array.from({ length: BLOCK_MAX_ENTRIES }, (_, i) => 2 * i + 1),
+      );
     } finally {
       db.close();
     }

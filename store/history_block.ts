@@ -13,10 +13,14 @@
 
 import { conversationOf, type HistoryEntry } from "./store.ts";
 
-/** Entries a block holds at most (the store reads blocks by seq range, so this is a bound). */
-export const BLOCK_MAX_ENTRIES = 1024;
+/**
+ * Entries a block holds at most (the store reads blocks by seq range, so this is a bound). Each
+ * block's write stalls the event loop for about a millisecond, and delays the messages in flight
+ * then: at 1,024 a block, 1% of them at 10 pairs × 1, which set the p99; at 4,096, 0.25%.
+ */
+export const BLOCK_MAX_ENTRIES = 4096;
 /** Record bytes after which a block is written (one long message may go beyond). */
-export const BLOCK_TARGET_BYTES = 256 * 1024;
+export const BLOCK_TARGET_BYTES = 1024 * 1024;
 
 const VERSION = 1;
 /** Names whose bytes a writer keeps between blocks, at most. */

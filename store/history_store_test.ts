@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { MemoryStore } from "./memory_store.ts";
+import { BLOCK_MAX_ENTRIES } from "./history_block.ts";
 import { SqliteStore } from "./sqlite_store.ts";
 import { conversationOf, type HistoryEntry, type Store } from "./store.ts";
 
@@ -382,18 +383,19 @@ Deno.test("SqliteStore writes a flush of queued entries as one block row, whatev
   try {
     const s = new SqliteStore(path);
     s.begin();
-    for (let i = 1; i <= 1500; i++) s.queueHistory(queued(`u${i % 7}`, `v${i % 3}`, i));
+    const n = BLOCK_MAX_ENTRIES + 476;
+    for (let i = 1; i <= n; i++) s.queueHistory(queued(`u${i % 7}`, `v${i % 3}`, i));
     s.commit();
-    // One full block of 1024 went on its own; the rest goes at close().
+    // One full block went on its own; the rest goes at close().
     s.close();
     const db = new DatabaseSync(path, { readOnly: true });
     try {
       const blocks = db.prepare("SELECT block, count FROM history_blocks ORDER BY block").all();
-      assert.deepEqual(blocks.map((b) => Number(b.count)), [1024, 476]);
-      assert.equal(Number(blocks[1]!.block), Number(blocks[0]!.block) + 1024);
+      assert.deepEqual(blocks.map((b) => Number(b.count)), [BLOCK_MAX_ENTRIES, 476]);
+      assert.equal(Number(blocks[1]!.block), Number(blocks[0]!.block) + BLOCK_MAX_ENTRIES);
       const links = db.prepare("SELECT count(*) AS n, sum(count) AS m FROM history_block_convs")
         .get()!;
-      assert.deepEqual([Number(links.n), Number(links.m)], [42, 1500]);
+      assert.deepEqual([Number(links.n), Number(links.m)], [42, n]);
       assert.equal(Number(db.prepare("SELECT count(*) AS n FROM history").get()!.n), 0);
     } finally {
       db.close();
@@ -456,14 +458,15 @@ function ids(s: SqliteStore, conv: string): number[] {
 Deno.test("SqliteStore: a full block's links wait for the next flush; reads see it before", () => {
   using f = crashable();
   const s = f.store;
-  for (let i = 1; i <= 1030; i++) s.queueHistory(queued("alice", i % 2 ? "bob" : "carol", i));
+  const n = BLOCK_MAX_ENTRIES + 6;
+  for (let i = 1; i <= n; i++) s.queueHistory(queued("alice", i % 2 ? "bob" : "carol", i));
   const db = new DatabaseSync(f.path, { readOnly: true });
   try {
     const count = (table: string) =>
       Number(db.prepare(`SELECT count(*) AS n FROM ${table}`).get()!.n);
     assert.equal(count("history_blocks"), 1);
     assert.equal(count("history_block_convs"), 0);
-    assert.equal(ids(s, "alice\nbob").length, 515);
+    assert.equal(ids(s, "alice\nbob").length, n / 2);
     // The read flushed: both blocks, each linked to both conversations.
     assert.equal(count("history_blocks"), 2);
     assert.equal(count("history_block_convs"), 4);
@@ -474,12 +477,15 @@ Deno.test("SqliteStore: a full block's links wait for the next flush; reads see 
 
 Deno.test("SqliteStore after a crash links the blocks whose links were waiting", () => {
   using f = crashable();
-  for (let i = 1; i <= 2100; i++) f.store.queueHistory(queued("alice", i % 3 ? "bob" : "carol", i));
+  const full = 2 * BLOCK_MAX_ENTRIES;
+  for (let i = 1; i <= full + 52; i++) {
+    f.store.queueHistory(queued("alice", i % 3 ? "bob" : "carol", i));
+  }
   // Two full blocks are committed, their links waiting; the last 52 entries were in memory only.
   const after = f.afterCrash();
-  const bob = Array.from({ length: 2048 }, (_, i) => i + 1).filter((i) => i % 3 !== 0);
+  const bob = Array.from({ length: full }, (_, i) => i + 1).filter((i) => i % 3 !== 0);
   assert.deepEqual(ids(after, "alice\nbob"), bob);
-  assert.equal(ids(after, "alice\ncarol").length, 2048 / 3 | 0);
+  assert.equal(ids(after, "alice\ncarol").length, full / 3 | 0);
   assert.equal(after.trimHistory("alice\nbob", 10, 10_000), bob.length - 10);
   assert.deepEqual(ids(after, "alice\nbob"), bob.slice(-10));
 });
@@ -487,15 +493,16 @@ Deno.test("SqliteStore after a crash links the blocks whose links were waiting",
 Deno.test("SqliteStore.rollback() of a batch that linked blocks links them again", () => {
   using f = crashable();
   const s = f.store;
-  for (let i = 1; i <= 1024; i++) s.queueHistory(queued("alice", "bob", i));
+  const b = BLOCK_MAX_ENTRIES;
+  for (let i = 1; i <= b; i++) s.queueHistory(queued("alice", "bob", i));
   s.begin();
   // Links the committed block inside the batch, and writes a block of the batch's own.
-  for (let i = 1025; i <= 1030; i++) s.queueHistory(queued("alice", "bob", i));
+  for (let i = b + 1; i <= b + 6; i++) s.queueHistory(queued("alice", "bob", i));
   s.flushHistory();
   s.rollback();
-  const kept = Array.from({ length: 1024 }, (_, i) => i + 1);
+  const kept = Array.from({ length: b }, (_, i) => i + 1);
   assert.deepEqual(ids(s, "alice\nbob"), kept);
-  s.queueHistory(queued("alice", "bob", 2000));
-  assert.deepEqual(ids(s, "alice\nbob"), [...kept, 2000]);
-  assert.deepEqual(ids(f.afterCrash(), "alice\nbob"), [...kept, 2000]);
+  s.queueHistory(queued("alice", "bob", b + 100));
+  assert.deepEqual(ids(s, "alice\nbob"), [...kept, b + 100]);
+  assert.deepEqual(ids(f.afterCrash(), "alice\nbob"), [...kept, b + 100]);
 });
