@@ -247,14 +247,18 @@ export function keptEntries(
   entries: BlockEntry[],
   kept: (conv: string) => number | undefined,
 ): BlockEntry[] {
+  // Per conversation, how many of its entries are to come, and how many of the last it keeps
+  // (`kept` asked once per conversation: it may be a query).
   const left = new Map<string, number>();
   for (const e of entries) left.set(e.conv, (left.get(e.conv) ?? 0) + 1);
+  const keeps = new Map<string, number>();
+  for (const conv of left.keys()) keeps.set(conv, kept(conv) ?? 0);
   const out: BlockEntry[] = [];
   for (const e of entries) {
     const n = left.get(e.conv)!;
     left.set(e.conv, n - 1);
     // `n` of its conversation's entries are this one and those after it.
-    if (n <= (kept(e.conv) ?? 0)) out.push(e);
+    if (n <= keeps.get(e.conv)!) out.push(e);
   }
   return out;
 }

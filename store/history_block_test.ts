@@ -80,9 +80,14 @@ Deno.test("keptEntries() keeps the newest entries of each conversation, as many 
   w.add("erin", "frank", 8, 8, text("m8"));
   const data = w.take().data;
   const counts = new Map([["alice\nbob", 2], ["carol\ndave", 3]]);
-  // erin/frank has no link: none of its entries is kept.
-  const kept = keptEntries(decodeHistoryBlock(data, 100), (conv) => counts.get(conv));
+  // erin/frank has no link: none of its entries is kept. Each count is asked once (a query).
+  const asked: string[] = [];
+  const kept = keptEntries(decodeHistoryBlock(data, 100), (conv) => {
+    asked.push(conv);
+    return counts.get(conv);
+  });
   assert.deepEqual(kept.map((e) => e.id), [2, 4, 5, 6, 7]);
+  assert.deepEqual(asked.sort(), ["alice\nbob", "carol\ndave", "erin\nfrank"]);
   // One conversation's entries, as a read of that conversation decodes them.
   const mine = keptEntries(decodeHistoryBlock(data, 100, "alice\nbob"), () => 3);
   assert.deepEqual(mine.map((e) => [e.id, e.seq]), [[3, 102], [5, 104], [7, 106]]);

@@ -22,9 +22,8 @@ import { HistoryBlockWriter } from "./history_block.ts";
  * number of its entries there still kept (`count`, lowered by `trimHistory`): the newest of them
  * (`keptEntries`). `from_seq` is the block's first seq (files trimmed before 2026-11-23: the first
  * entry kept, which those links' counts agree with). A block's links are written after it, with
- * the next blocks' (see
- * `flushHistory`); blocks newer than every linked one are linked again from their data when the
- * file is opened (after a crash) or a batch rolled back.
+ * the next blocks' (see `flushHistory`); blocks newer than every linked one are linked again from
+ * their data when the file is opened (after a crash) or a batch rolled back.
  */
 const SCHEMA_VERSION = 4;
 /** Rows a batch's messages are inserted with per statement (SQLite allows 32766 parameters). */
