@@ -860,8 +860,14 @@ export async function changePassword(options: ChangePasswordOptions): Promise<vo
             : "Cannot change the password: the server closed the connection",
         );
       }
+      // The frames before a malformed one are looked at first: the answer may be among them.
       const frames: Frame[] = [];
-      decoder.push(buffer.subarray(0, n), (f) => frames.push(f));
+      let malformed: unknown;
+      try {
+        decoder.push(buffer.subarray(0, n), (f) => frames.push(f));
+      } catch (error) {
+        malformed = error;
+      }
       for (const f of frames) {
         if (f.type !== FrameType.ACK || f.id !== 0 || f.src !== "") continue;
         const code = readCode(f.payload);
@@ -873,6 +879,7 @@ export async function changePassword(options: ChangePasswordOptions): Promise<vo
             : `the server refused the password change (${code})`,
         );
       }
+      if (malformed !== undefined) throw malformed;
     }
   } finally {
     signal.removeEventListener("abort", abort);

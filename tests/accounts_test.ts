@@ -7,7 +7,9 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { changePassword, type ClientEvent, connect, LoginError } from "../client.ts";
 import {
+  concatBytes,
   CredentialOption,
+  encodeFrame,
   encodeHelloOptions,
   type Frame,
   FrameType,
@@ -486,3 +488,28 @@ serverTest(
     assert.equal(bob.received.filter((f) => f.type === FrameType.MSG).length, 0);
   },
 );
+
+Deno.test("changePassword() takes the 200 that came in the same read as a malformed frame after it", async () => {
+  // A peer that answers the change and then sends garbage, both in one write: the answer counts.
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const peer = (async () => {
+    using conn = await listener.accept();
+    await conn.read(new Uint8Array(4096));
+    const answer = encodeFrame({
+      type: FrameType.ACK,
+      id: 0,
+      src: "",
+      dst: "alice",
+      payload: new TextEncoder().encode("200"),
+    });
+    await conn.write(concatBytes([answer, new Uint8Array([0, 1, 0, 0, 0, 0, 0, 0])]));
+    await conn.read(new Uint8Array(16)).catch(() => null);
+  })();
+  await changePassword({
+    user: "alice",
+    password: "a",
+    newPassword: "b",
+    port: listener.addr.port,
+  });
+  await peer;
+});
