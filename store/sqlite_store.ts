@@ -596,10 +596,12 @@ export class SqliteStore implements Store {
       blocksAfterConv: prepare(
         `SELECT c.block AS block, c.count AS count, b.data AS data FROM history_block_convs c
           JOIN history_blocks b ON b.block = c.block
-          WHERE c.conv = ? AND c.block > ? AND c.block <= ? ORDER BY c.block LIMIT ?`,
+          WHERE c.conv = ? AND c.block > ? AND c.block <= ? AND b.block + b.count > ?
+          ORDER BY c.block LIMIT ?`,
       ),
       blocksAfterAll: prepare(
-        "SELECT block, data FROM history_blocks WHERE block > ? AND block <= ? ORDER BY block LIMIT ?",
+        `SELECT block, data FROM history_blocks WHERE block > ? AND block <= ? AND block + count > ?
+          ORDER BY block LIMIT ?`,
       ),
       linkCount: prepare("SELECT count FROM history_block_convs WHERE conv = ? AND block = ?"),
       linkedEntries: prepare(
@@ -804,11 +806,11 @@ export class SqliteStore implements Store {
         : st.afterConv.all(conv, after, until, notFrom, limit)).map(toHistoryEntry);
     if ((conv !== undefined && !isDirect(conv)) || limit <= 0) return rows;
     const found: HistoryEntry[] = [];
-    // A block starting below `after` may hold seqs above it.
+    // A block starting below `after` may hold seqs above it: those whose last seq is above.
     for (let above = after - BLOCK_MAX_ENTRIES; found.length < limit;) {
       const blocks = conv === undefined
-        ? st.blocksAfterAll.all(above, until, BLOCKS_PER_READ)
-        : st.blocksAfterConv.all(conv, above, until, BLOCKS_PER_READ);
+        ? st.blocksAfterAll.all(above, until, after, BLOCKS_PER_READ)
+        : st.blocksAfterConv.all(conv, above, until, after, BLOCKS_PER_READ);
       for (const b of blocks) {
         const block = Number(b.block);
         // Without a conversation: what each conversation's link to the block keeps.
@@ -1036,8 +1038,8 @@ export class SqliteStore implements Store {
 
 // --- history and rooms
 
-/** Blocks read per statement. */
-const BLOCKS_PER_READ = 8;
+/** Blocks read per statement (a block's data is up to about 1 MiB: `BLOCK_TARGET_BYTES`). */
+const BLOCKS_PER_READ = 2;
 /** Blocks looked at per `expireHistory()`. */
 const BLOCKS_PER_EXPIRE = 64;
 
