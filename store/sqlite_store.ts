@@ -14,7 +14,9 @@ import { HistoryBlockWriter } from "./history_block.ts";
 
 /**
  * 2 added `accounts`; 3 dropped the indexes of `messages` (kept in memory: `MessageIndex`); 4
- * added the history, the rooms and the files. An older file is upgraded when it is opened.
+ * added the history, the rooms and the files; 5 reads a block's link by its count (below). An
+ * older file is upgraded when it is opened; a newer one is refused (tinychat before 5 did not
+ * check: it would show again what retention trimmed from a block since).
  *
  * The history: rooms' messages and file notices are rows of `history`; direct messages are
  * written in blocks (`history_blocks`, one row per flush: store/history_block.ts) whose seqs
@@ -25,7 +27,7 @@ import { HistoryBlockWriter } from "./history_block.ts";
  * the next blocks' (see `flushHistory`); blocks newer than every linked one are linked again from
  * their data when the file is opened (after a crash) or a batch rolled back.
  */
-const SCHEMA_VERSION = 4;
+const SCHEMA_VERSION = 5;
 /** Rows a batch's messages are inserted with per statement (SQLite allows 32766 parameters). */
 const ROWS_PER_INSERT = 64;
 /** The columns a batch inserts; SQLite numbers the rows (cheaper than given seqs) as predicted. */
@@ -131,6 +133,14 @@ export class SqliteStore implements Store {
     makePrivateFile(path);
     this.#db = new DatabaseSync(path);
     this.#path = path;
+    const version = Number(this.#db.prepare("PRAGMA user_version").get()!.user_version);
+    if (version > SCHEMA_VERSION) {
+      this.#db.close();
+      throw new Error(
+        `Cannot open ${path}: a newer tinychat wrote it (schema ${version}; this one knows ` +
+          `${SCHEMA_VERSION}), and this one would misread it`,
+      );
+    }
     this.#background = options.syncInBackground === true;
     const normal = options.synchronous === "normal" || this.#background;
     this.#db.exec(`

@@ -681,7 +681,25 @@ Deno.test("SqliteStore upgrades a version-1 file: its data stays, accounts work"
   }
   const reader = new DatabaseSync(file.path);
   try {
-    assert.equal(Number(reader.prepare("PRAGMA user_version").get()!.user_version), 4);
+    assert.equal(Number(reader.prepare("PRAGMA user_version").get()!.user_version), 5);
+  } finally {
+    reader.close();
+  }
+});
+
+Deno.test("SqliteStore refuses a file a newer tinychat wrote, and leaves it as it was", () => {
+  using file = sqliteFile();
+  {
+    const db = new DatabaseSync(file.path);
+    db.exec("CREATE TABLE users (name TEXT PRIMARY KEY); PRAGMA user_version = 99;");
+    db.close();
+  }
+  assert.throws(() => new SqliteStore(file.path), /a newer tinychat wrote it \(schema 99/);
+  const reader = new DatabaseSync(file.path);
+  try {
+    assert.equal(Number(reader.prepare("PRAGMA user_version").get()!.user_version), 99);
+    const tables = reader.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all();
+    assert.deepEqual(tables.map((t) => t.name), ["users"]);
   } finally {
     reader.close();
   }
