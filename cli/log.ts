@@ -1,6 +1,7 @@
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { destinationProblem } from "../client_rooms.ts";
+import { blockData, BlockFiles } from "../store/block_files.ts";
 import { decodeHistoryBlock, keptEntries } from "../store/history_block.ts";
 import { parseFlags } from "./flags.ts";
 import { sanitize } from "./render.ts";
@@ -17,9 +18,9 @@ Examples:
 USAGE:
   tinychat log [OPTIONS]
 
-Reads DIR/tinychat.db without changing it (the server may be running). Text lines read
-"2026-11-22 14:02:11 alice → bob: text" in the local time zone; --json prints one object a
-line: {"seq","at","from","to","text"} ("at" in ISO 8601, UTC).
+Reads DIR/tinychat.db and DIR/tinychat.db-history/ without changing them (the server may be
+running). Text lines read "2026-11-22 14:02:11 alice → bob: text" in the local time zone;
+--json prints one object a line: {"seq","at","from","to","text"} ("at" in ISO 8601, UTC).
 
 OPTIONS:
   --data DIR     data directory of the server                    (default ./tinychat-data)
@@ -258,13 +259,23 @@ function* blockLines(
   const newest = Number(
     db.prepare("SELECT coalesce(max(block), 0) AS n FROM history_block_convs").get()!.n,
   );
+  // Large blocks are files beside the database (schema 6, store/sqlite_store.ts).
+  const inFiles = db.prepare(
+    "SELECT 1 FROM pragma_table_info('history_blocks') WHERE name = 'file_bytes'",
+  ).get() !== undefined;
+  const files = new BlockFiles(`${db.location()}-history`, false);
   const blocks = db.prepare(
-    "SELECT block, data FROM history_blocks WHERE last_at >= ? ORDER BY block",
+    `SELECT block, data, ${
+      inFiles ? "file_bytes" : "NULL AS file_bytes"
+    } FROM history_blocks WHERE last_at >= ? ORDER BY block`,
   );
   const { user, since } = command;
   for (const row of blocks.iterate(since ?? Number.MIN_SAFE_INTEGER)) {
     const block = Number(row.block);
-    const entries = decodeHistoryBlock(row.data as Uint8Array, block);
+    const data = blockData(row, files);
+    // A file lost with the power before its sync: its messages are gone.
+    if (data === undefined) continue;
+    const entries = decodeHistoryBlock(data, block);
     const kept = block > newest
       ? () => entries.length
       : (conv: string) => Number(linked.get(conv, block)?.count ?? 0);

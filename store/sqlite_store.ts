@@ -1,5 +1,6 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { MessageIndex } from "./message_index.ts";
+import { blockData, BlockFiles, FILE_BLOCK_BYTES } from "./block_files.ts";
 import { makePrivateFile } from "./private_file.ts";
 import type { Account, Receipt, Store, StoredMessage } from "./store.ts";
 import type { HistoryEntry, HistoryQuery, RoomMember } from "./store.ts";
@@ -14,9 +15,10 @@ import { HistoryBlockWriter } from "./history_block.ts";
 
 /**
  * 2 added `accounts`; 3 dropped the indexes of `messages` (kept in memory: `MessageIndex`); 4
- * added the history, the rooms and the files; 5 reads a block's link by its count (below). An
- * older file is upgraded when it is opened; a newer one is refused (tinychat before 5 did not
- * check: it would show again what retention trimmed from a block since).
+ * added the history, the rooms and the files; 5 reads a block's link by its count (below); 6 keeps
+ * large blocks in files (`file_bytes`, below). An older file is upgraded when it is opened; a
+ * newer one is refused (tinychat before 5 did not check: it would show again what retention
+ * trimmed from a block since, and miss the blocks in files).
  *
  * The history: rooms' messages and file notices are rows of `history`; direct messages are
  * written in blocks (`history_blocks`, one row per flush: store/history_block.ts) whose seqs
@@ -25,9 +27,11 @@ import { HistoryBlockWriter } from "./history_block.ts";
  * (`keptEntries`). `from_seq` is the block's first seq (files trimmed before 2026-11-23: the first
  * entry kept, which those links' counts agree with). A block's links are written after it, with
  * the next blocks' (see `flushHistory`); blocks newer than every linked one are linked again from
- * their data when the file is opened (after a crash) or a batch rolled back.
+ * their data when the file is opened (after a crash) or a batch rolled back. A block of
+ * `FILE_BLOCK_BYTES` or more is written to a file of its own in the directory `PATH-history`
+ * (store/block_files.ts): its row's `data` is empty and `file_bytes` its length (NULL: in the row).
  */
-const SCHEMA_VERSION = 5;
+const SCHEMA_VERSION = 6;
 /** Rows a batch's messages are inserted with per statement (SQLite allows 32766 parameters). */
 const ROWS_PER_INSERT = 64;
 /** The columns a batch inserts; SQLite numbers the rows (cheaper than given seqs) as predicted. */
@@ -38,6 +42,8 @@ const ARENA_BYTES = ROWS_PER_INSERT * 1000;
 const INDEX_SLICE = 50_000;
 /** Links of history blocks per insert. */
 const LINKS_PER_INSERT = 64;
+/** The `data` of a block row whose data is in a file. */
+const NO_BYTES = new Uint8Array(0);
 /** Links of a conversation read per statement by `trimHistory`. */
 const LINKS_PER_PAGE = 16;
 /** Links waiting beyond which they are written with the block that brought them there. */
@@ -88,6 +94,12 @@ export class SqliteStore implements Store {
   #db: DatabaseSync;
   #path: string;
   #background: boolean;
+  /** Where large history blocks go; undefined for a database in memory. */
+  #files: BlockFiles | undefined;
+  /** Block files written in the open transaction: deleted if it rolls back. */
+  #filesWritten: number[] = [];
+  /** Blocks deleted in the open transaction: their files are deleted once it commits. */
+  #filesDeleted: number[] = [];
   /** The write-ahead log, opened at the first `sync()`. */
   #wal: Deno.FsFile | undefined;
   #inBatch = false;
@@ -216,7 +228,8 @@ export class SqliteStore implements Store {
         first_seq INTEGER NOT NULL,
         count INTEGER NOT NULL,
         last_at INTEGER NOT NULL,
-        data BLOB NOT NULL
+        data BLOB NOT NULL,
+        file_bytes INTEGER
       );
       CREATE TABLE IF NOT EXISTS history_block_convs (
         conv TEXT NOT NULL,
@@ -226,8 +239,23 @@ export class SqliteStore implements Store {
         PRIMARY KEY (conv, block)
       ) WITHOUT ROWID;
       CREATE INDEX IF NOT EXISTS history_block_convs_by_block ON history_block_convs (block);
-      PRAGMA user_version = ${SCHEMA_VERSION};
     `);
+    const hasFileBytes = this.#db.prepare(
+      "SELECT 1 FROM pragma_table_info('history_blocks') WHERE name = 'file_bytes'",
+    ).get();
+    if (hasFileBytes === undefined) {
+      this.#db.exec("ALTER TABLE history_blocks ADD COLUMN file_bytes INTEGER");
+    }
+    this.#db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+    if (path !== ":memory:") {
+      this.#files = new BlockFiles(`${path}-history`, !this.#background);
+      const inFiles = this.#db.prepare(
+        "SELECT block FROM history_blocks WHERE file_bytes IS NOT NULL",
+      ).all();
+      const newest = this.#db.prepare("SELECT coalesce(max(block), 0) AS n FROM history_blocks")
+        .get()!;
+      this.#files.prune(new Set(inFiles.map((row) => Number(row.block))), Number(newest.n));
+    }
     const prepare = (sql: string) => this.#db.prepare(sql);
     this.#st = {
       addUser: prepare("INSERT OR IGNORE INTO users (name, created_at) VALUES (?, ?)"),
@@ -410,6 +438,7 @@ export class SqliteStore implements Store {
     }
     this.#db.exec("COMMIT");
     this.#inBatch = false;
+    this.#committed();
   }
 
   rollback(): void {
@@ -423,13 +452,31 @@ export class SqliteStore implements Store {
     // Read again from the file when next needed: the batch's messages are gone, deleted ones back.
     this.#index = undefined;
     if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+    this.#rolledBack();
+  }
+
+  /** The open transaction committed: the files of the blocks it deleted go. */
+  #committed(): void {
+    this.#filesWritten.length = 0;
+    for (const block of this.#filesDeleted) this.#files!.remove(block);
+    this.#filesDeleted.length = 0;
+  }
+
+  /** The open transaction rolled back: the files of the blocks it wrote go. */
+  #rolledBack(): void {
+    for (const block of this.#filesWritten) this.#files!.remove(block);
+    this.#filesWritten.length = 0;
+    this.#filesDeleted.length = 0;
   }
 
   close(): void {
     this.flushHistory();
     this.commit();
     // What was committed since the last sync() becomes durable before the file is released.
-    if (this.#background) this.#openWal()?.syncDataSync();
+    if (this.#background) {
+      this.#files?.syncNow();
+      this.#openWal()?.syncDataSync();
+    }
     this.#wal?.close();
     this.#wal = undefined;
     this.#db.close();
@@ -442,7 +489,8 @@ export class SqliteStore implements Store {
    */
   async sync(): Promise<void> {
     if (!this.#background) return;
-    await this.#openWal()?.syncData();
+    // Side by side: a row that outlives its block's file reads as a lost block (BlockFiles.read).
+    await Promise.all([this.#files?.sync(), this.#openWal()?.syncData()]);
   }
 
   /** The write-ahead log, opened once it exists (with its directory entry made durable). */
@@ -592,25 +640,29 @@ export class SqliteStore implements Store {
           WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'history')`,
       ),
       putBlock: prepare(
-        "INSERT INTO history_blocks (block, first_seq, count, last_at, data) VALUES (?, ?, ?, ?, ?)",
+        `INSERT INTO history_blocks (block, first_seq, count, last_at, data, file_bytes)
+          VALUES (?, ?, ?, ?, ?, ?)`,
       ),
       unlinked: prepare(
-        `SELECT block, data FROM history_blocks WHERE block >
+        `SELECT block, data, file_bytes FROM history_blocks WHERE block >
           (SELECT coalesce(max(block), 0) FROM history_block_convs) ORDER BY block`,
       ),
       blocksBefore: prepare(
-        `SELECT c.block AS block, c.count AS count, b.data AS data FROM history_block_convs c
+        `SELECT c.block AS block, c.count AS count, b.data AS data, b.file_bytes AS file_bytes
+          FROM history_block_convs c
           JOIN history_blocks b ON b.block = c.block
           WHERE c.conv = ? AND c.block < ? ORDER BY c.block DESC LIMIT ?`,
       ),
       blocksAfterConv: prepare(
-        `SELECT c.block AS block, c.count AS count, b.data AS data FROM history_block_convs c
+        `SELECT c.block AS block, c.count AS count, b.data AS data, b.file_bytes AS file_bytes
+          FROM history_block_convs c
           JOIN history_blocks b ON b.block = c.block
           WHERE c.conv = ? AND c.block > ? AND c.block <= ? AND b.block + b.count > ?
           ORDER BY c.block LIMIT ?`,
       ),
       blocksAfterAll: prepare(
-        `SELECT block, data FROM history_blocks WHERE block > ? AND block <= ? AND block + count > ?
+        `SELECT block, data, file_bytes FROM history_blocks
+          WHERE block > ? AND block <= ? AND block + count > ?
           ORDER BY block LIMIT ?`,
       ),
       linkCount: prepare("SELECT count FROM history_block_convs WHERE conv = ? AND block = ?"),
@@ -629,7 +681,7 @@ export class SqliteStore implements Store {
       unlink: prepare("DELETE FROM history_block_convs WHERE conv = ? AND block = ?"),
       linked: prepare("SELECT 1 FROM history_block_convs WHERE block = ? LIMIT 1"),
       unlinkBlock: prepare("DELETE FROM history_block_convs WHERE block = ?"),
-      deleteBlock: prepare("DELETE FROM history_blocks WHERE block = ?"),
+      deleteBlock: prepare("DELETE FROM history_blocks WHERE block = ? RETURNING file_bytes"),
       oldestBlocks: prepare(
         "SELECT block, count, last_at FROM history_blocks ORDER BY block LIMIT ?",
       ),
@@ -682,9 +734,15 @@ export class SqliteStore implements Store {
     try {
       if (own) this.#db.exec("BEGIN IMMEDIATE");
       this.#writeBlock(linksAbove);
-      if (own) this.#db.exec("COMMIT");
+      if (own) {
+        this.#db.exec("COMMIT");
+        this.#committed();
+      }
     } catch (error) {
-      if (own && this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      if (own) {
+        if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+        this.#rolledBack();
+      }
       this.#lostLinks();
       throw error;
     }
@@ -707,7 +765,13 @@ export class SqliteStore implements Store {
           row = st.reserve.get(block.count)!;
         }
         const first = Number(row.seq) - block.count + 1;
-        st.putBlock.run(first, first, block.count, block.lastAt, block.data);
+        if (this.#files !== undefined && block.data.length >= FILE_BLOCK_BYTES) {
+          this.#files.write(first, block.data);
+          this.#filesWritten.push(first);
+          st.putBlock.run(first, first, block.count, block.lastAt, NO_BYTES, block.data.length);
+        } else {
+          st.putBlock.run(first, first, block.count, block.lastAt, block.data, null);
+        }
         for (const [conv, count] of block.convs) this.#links.push({ conv, block: first, count });
       } finally {
         writer.clear();
@@ -723,8 +787,11 @@ export class SqliteStore implements Store {
       this.#links.length = 0;
       for (const b of this.#hs().unlinked.all()) {
         const block = Number(b.block);
+        const entries = this.#blockEntries(b);
+        // Its file was lost (power went before its sync): nothing to link.
+        if (entries.length === 0) this.#deleteBlock(block);
         const convs = new Map<string, number>();
-        for (const e of decodeHistoryBlock(b.data as Uint8Array, block)) {
+        for (const e of entries) {
           convs.set(e.conv, (convs.get(e.conv) ?? 0) + 1);
         }
         for (const [conv, count] of convs) this.#links.push({ conv, block, count });
@@ -754,6 +821,20 @@ export class SqliteStore implements Store {
       this.#linkInserts.set(rows, statement);
     }
     return statement;
+  }
+
+  /** The entries of block row `b` (those of `conv`, or all): none if its file was lost. */
+  #blockEntries(b: Record<string, unknown>, conv?: string): BlockEntry[] {
+    const data = blockData(b, this.#files);
+    return data === undefined ? [] : decodeHistoryBlock(data, Number(b.block), conv);
+  }
+
+  /** Deletes block `block`'s row, and its file once that is committed. */
+  #deleteBlock(block: number): void {
+    const row = this.#hs().deleteBlock.get(block);
+    if (row === undefined || row.file_bytes === null) return;
+    if (this.#db.isTransaction) this.#filesDeleted.push(block);
+    else this.#files!.remove(block);
   }
 
   /** Links written in a transaction rolled back, or blocks with theirs waiting: found again. */
@@ -788,7 +869,7 @@ export class SqliteStore implements Store {
       for (const b of blocks) {
         const count = Number(b.count);
         const entries = keptEntries(
-          decodeHistoryBlock(b.data as Uint8Array, Number(b.block), conv),
+          this.#blockEntries(b, conv),
           () => count,
         );
         for (let i = entries.length - 1; i >= 0 && found.length < limit; i--) {
@@ -827,7 +908,7 @@ export class SqliteStore implements Store {
         const kept = conv !== undefined
           ? () => Number(b.count)
           : (c: string) => Number(st.linkCount.get(c, block)?.count ?? 0);
-        const entries = decodeHistoryBlock(b.data as Uint8Array, block, conv);
+        const entries = this.#blockEntries(b, conv);
         for (const e of keptEntries(entries, kept)) {
           if (e.seq <= after || e.seq > until || e.src === notFrom) continue;
           found.push(blockEntry(e));
@@ -849,7 +930,7 @@ export class SqliteStore implements Store {
     if (!isDirect(conv)) return head;
     const newest = st.blocksBefore.get(conv, Number.MAX_SAFE_INTEGER, 1);
     if (newest === undefined) return head;
-    const entries = decodeHistoryBlock(newest.data as Uint8Array, Number(newest.block), conv);
+    const entries = this.#blockEntries(newest, conv);
     return Math.max(head, entries.at(-1)?.seq ?? 0);
   }
 
@@ -896,7 +977,7 @@ export class SqliteStore implements Store {
         deleted++;
       } else if (unit.n <= quota - deleted) {
         st.unlink.run(conv, unit.seq);
-        if (st.linked.get(unit.seq) === undefined) st.deleteBlock.run(unit.seq);
+        if (st.linked.get(unit.seq) === undefined) this.#deleteBlock(unit.seq);
         deleted += unit.n;
       } else {
         // The link keeps its conversation's newest entries in the block: fewer of them now. No
@@ -922,7 +1003,7 @@ export class SqliteStore implements Store {
       if (deleted >= max || Number(b.last_at) >= before) break;
       const block = Number(b.block);
       st.unlinkBlock.run(block);
-      st.deleteBlock.run(block);
+      this.#deleteBlock(block);
       deleted += Number(b.count);
     }
     return deleted;

@@ -681,7 +681,7 @@ Deno.test("SqliteStore upgrades a version-1 file: its data stays, accounts work"
   }
   const reader = new DatabaseSync(file.path);
   try {
-    assert.equal(Number(reader.prepare("PRAGMA user_version").get()!.user_version), 5);
+    assert.equal(Number(reader.prepare("PRAGMA user_version").get()!.user_version), 6);
   } finally {
     reader.close();
   }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { encodeFrame, FrameType, readCode } from "../protocol/mod.ts";
-import { login, text } from "./_client.ts";
-import { serverTest, start, tempDir } from "./_server.ts";
+import { isAck, login, text } from "./_client.ts";
+import { cliCommand, serverTest, start, tempDir } from "./_server.ts";
 
 const encoder = new TextEncoder();
 
@@ -142,24 +142,50 @@ serverTest(
 );
 
 serverTest(
-  "serve: the write-ahead log stays small while live messages fill the history",
+  "serve: live messages' history goes to block files beside the log, and survives kill -9",
   async () => {
-    await using server = await start();
-    await using _bob = await login(server.port, "bob", { autoAck: true });
-    await using alice = await login(server.port, "alice");
-    // 12 MB of history: a log that no checkpoint sends back to its beginning would hold it all.
+    await using dir = await tempDir();
+    // 12 MB of history: a log that held it, or that no checkpoint sent back to its beginning,
+    // would be larger than the bound below.
     const count = 12_000;
     const step = 500;
     const payload = new Uint8Array(1000).fill(0x61);
-    for (let first = 0; first < count; first += step) {
-      await Promise.all(
-        Array.from({ length: step }, (_, i) => alice.msg("bob", first + i, payload)),
-      );
-      const answers = await alice.nextMany(step, (f) => f.type === FrameType.ACK, 20_000, "200s");
-      assert.ok(answers.every((f) => readCode(f.payload) === "200"));
+    {
+      await using server = await start({ dataDir: dir.path });
+      await using _bob = await login(server.port, "bob", { autoAck: true });
+      await using alice = await login(server.port, "alice");
+      for (let first = 0; first < count; first += step) {
+        await Promise.all(
+          Array.from({ length: step }, (_, i) => alice.msg("bob", first + i, payload)),
+        );
+        const answers = await alice.nextMany(step, (f) => f.type === FrameType.ACK, 20_000, "200s");
+        assert.ok(answers.every((f) => readCode(f.payload) === "200"));
+      }
+      // A history read writes what is queued (else the sweep does, about a second later).
+      const options = encoder.encode("limit=1");
+      await alice.send({
+        type: FrameType.HISTORY,
+        id: 1,
+        src: "alice",
+        dst: "bob",
+        payload: options,
+      });
+      await alice.next(isAck(1, "200", "bob"));
+      const wal = (await Deno.stat(`${dir.path}/tinychat.db-wal`)).size;
+      assert.ok(wal < 8 * 1024 * 1024, `the log holds ${wal} bytes`);
+      let inFiles = 0;
+      for await (const e of Deno.readDir(`${dir.path}/tinychat.db-history`)) {
+        inFiles += (await Deno.stat(`${dir.path}/tinychat.db-history/${e.name}`)).size;
+      }
+      assert.ok(inFiles > count * payload.length, `the block files hold ${inFiles} bytes`);
+      server.kill("SIGKILL");
+      await server.waitExit();
     }
-    const wal = (await Deno.stat(`${server.dataDir}/tinychat.db-wal`)).size;
-    assert.ok(wal < 8 * 1024 * 1024, `the log holds ${wal} bytes`);
-    assert.doesNotMatch(server.stderr, /checkpoint-failed/);
+    const log = await cliCommand(["log", "--data", dir.path, "--user", "bob", "--json"]).output();
+    assert.equal(log.code, 0, new TextDecoder().decode(log.stderr));
+    const lines = new TextDecoder().decode(log.stdout).trimEnd().split("\n");
+    assert.equal(lines.length, count);
+    const a = "a".repeat(payload.length);
+    assert.ok(lines.every((l) => JSON.parse(l).text === a && JSON.parse(l).from === "alice"));
   },
 );
