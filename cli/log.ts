@@ -1,8 +1,8 @@
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { destinationProblem } from "../client_rooms.ts";
-import { blockData, BlockFiles } from "../store/block_files.ts";
-import { decodeHistoryBlock, keptEntries } from "../store/history_block.ts";
+import { blockEntries, BlockFiles, hasFileColumn } from "../store/block_files.ts";
+import { keptEntries } from "../store/history_block.ts";
 import { parseFlags } from "./flags.ts";
 import { sanitize } from "./render.ts";
 import { UsageError } from "./usage_error.ts";
@@ -260,9 +260,7 @@ function* blockLines(
     db.prepare("SELECT coalesce(max(block), 0) AS n FROM history_block_convs").get()!.n,
   );
   // Large blocks are files beside the database (schema 6, store/sqlite_store.ts).
-  const inFiles = db.prepare(
-    "SELECT 1 FROM pragma_table_info('history_blocks') WHERE name = 'file_bytes'",
-  ).get() !== undefined;
+  const inFiles = hasFileColumn(db);
   const files = new BlockFiles(`${db.location()}-history`, false);
   const blocks = db.prepare(
     `SELECT block, data, ${
@@ -272,10 +270,8 @@ function* blockLines(
   const { user, since } = command;
   for (const row of blocks.iterate(since ?? Number.MIN_SAFE_INTEGER)) {
     const block = Number(row.block);
-    const data = blockData(row, files);
-    // A file lost with the power before its sync: its messages are gone.
-    if (data === undefined) continue;
-    const entries = decodeHistoryBlock(data, block);
+    // None when its file was lost with the power before its sync.
+    const entries = blockEntries(row, files);
     const kept = block > newest
       ? () => entries.length
       : (conv: string) => Number(linked.get(conv, block)?.count ?? 0);

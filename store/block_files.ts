@@ -7,6 +7,9 @@
  * @module
  */
 
+import type { DatabaseSync } from "node:sqlite";
+import { type BlockEntry, decodeHistoryBlock } from "./history_block.ts";
+
 /** Blocks of at least this many bytes go to a file (smaller ones, a quiet chat's, stay rows). */
 export const FILE_BLOCK_BYTES = 64 * 1024;
 
@@ -87,27 +90,21 @@ export class BlockFiles {
     }
   }
 
-  /**
-   * Deletes the files of blocks below `below` not in `keep`: a crash left them between file and
-   * row. Those above may be a running server's, whose rows are not committed yet (and one a
-   * crash left there is replaced: the next block takes the same number).
-   */
-  prune(keep: Set<number>, below: number): void {
+  /** The blocks that have a file now. */
+  blocks(): number[] {
     let entries: Deno.DirEntry[];
     try {
       entries = [...Deno.readDirSync(this.dir)];
     } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return;
+      if (error instanceof Deno.errors.NotFound) return [];
       throw error;
     }
+    const blocks: number[] = [];
     for (const entry of entries) {
       const block = NAME.exec(entry.name)?.[1];
-      if (
-        entry.isFile && block !== undefined && Number(block) < below && !keep.has(Number(block))
-      ) {
-        this.remove(Number(block));
-      }
+      if (entry.isFile && block !== undefined) blocks.push(Number(block));
     }
+    return blocks;
   }
 
   /** Makes the files written before the call, and their names, survive power loss. */
@@ -147,18 +144,36 @@ export class BlockFiles {
 }
 
 /**
- * The data of a `history_blocks` row (block, data, file_bytes): its own, or its file's
- * (undefined: the file is lost, see `BlockFiles.read`).
+ * The entries of a `history_blocks` row (block, data, file_bytes), those of `conv` or all; its
+ * data is its own or its file's. None when the file is lost (see `BlockFiles.read`) or does not
+ * decode: a power cut can leave a file of the right length that never got its data.
  */
-export function blockData(
+export function blockEntries(
   row: Record<string, unknown>,
   files: BlockFiles | undefined,
-): Uint8Array | undefined {
-  if (row.file_bytes === null) return row.data as Uint8Array;
-  return files?.read(Number(row.block), Number(row.file_bytes));
+  conv?: string,
+): BlockEntry[] {
+  const block = Number(row.block);
+  if (row.file_bytes === null) return decodeHistoryBlock(row.data as Uint8Array, block, conv);
+  const data = files?.read(block, Number(row.file_bytes));
+  if (data === undefined) return [];
+  try {
+    return decodeHistoryBlock(data, block, conv);
+  } catch (error) {
+    if (error instanceof RangeError) return [];
+    throw error;
+  }
 }
 
-function syncDirSync(path: string): void {
+/** Whether `db`'s `history_blocks` has `file_bytes` (schema 6; an older file may be read as is). */
+export function hasFileColumn(db: DatabaseSync): boolean {
+  return db.prepare(
+    "SELECT 1 FROM pragma_table_info('history_blocks') WHERE name = 'file_bytes'",
+  ).get() !== undefined;
+}
+
+/** Makes the entries of directory `path` durable. */
+export function syncDirSync(path: string): void {
   const dir = Deno.openSync(path, { read: true });
   try {
     dir.syncSync();

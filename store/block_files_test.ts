@@ -68,18 +68,13 @@ Deno.test("BlockFiles writes, reads and removes a block's file; a short or missi
   files.remove(7);
 });
 
-Deno.test("BlockFiles.prune() deletes the files of blocks not kept, and nothing else", () => {
+Deno.test("BlockFiles.blocks() lists the blocks that have a file, and nothing else", () => {
   using t = temp();
   const files = new BlockFiles(`${t.dir}/h`, true);
+  assert.deepEqual(files.blocks(), []);
   for (const b of [1, 5, 9]) files.write(b, new Uint8Array([b]));
   Deno.writeTextFileSync(`${t.dir}/h/notes.txt`, "mine");
-  files.prune(new Set([5]), 9);
-  assert.deepEqual([...Deno.readDirSync(`${t.dir}/h`)].map((e) => e.name).sort(), [
-    "5.block",
-    "9.block",
-    "notes.txt",
-  ]);
-  new BlockFiles(`${t.dir}/absent`, true).prune(new Set(), 1);
+  assert.deepEqual(files.blocks().sort((a, b) => a - b), [1, 5, 9]);
 });
 
 Deno.test("SqliteStore keeps a large block in a file and a small one in its row; both read back", () => {
@@ -181,30 +176,40 @@ Deno.test("SqliteStore at open deletes block files without a row below the newes
   }
 });
 
-Deno.test("SqliteStore reads a block whose file was lost (power cut before its sync) as gone", () => {
-  using t = temp();
-  const s = new SqliteStore(t.path);
-  block(s, "bob", 1, perFile);
-  block(s, "carol", 1000, perFile);
-  block(s, "bob", 2000, perFile);
-  s.close();
-  const [, lost] = rows(t.path);
-  Deno.truncateSync(`${t.path}-history/${lost!.block}.block`, 100);
-  const again = new SqliteStore(t.path);
-  try {
-    assert.deepEqual(ids(again, "carol"), []);
-    assert.deepEqual(ids(again, "bob"), [...range(1, perFile), ...range(2000, perFile)]);
-    const db = new DatabaseSync(t.path, { readOnly: true });
+for (
+  const [how, lose] of [
+    ["short", (path: string) => Deno.truncateSync(path, 100)],
+    [
+      "full of zeros",
+      (path: string) => Deno.writeFileSync(path, new Uint8Array(Deno.statSync(path).size)),
+    ],
+  ] as const
+) {
+  Deno.test(`SqliteStore reads a block whose file a power cut left ${how} as gone`, () => {
+    using t = temp();
+    const s = new SqliteStore(t.path);
+    block(s, "bob", 1, perFile);
+    block(s, "carol", 1000, perFile);
+    block(s, "bob", 2000, perFile);
+    s.close();
+    const [, lost] = rows(t.path);
+    lose(`${t.path}-history/${lost!.block}.block`);
+    const again = new SqliteStore(t.path);
     try {
-      const lines = [...historyLines(db, { user: undefined, since: undefined })];
-      assert.equal(lines.length, 2 * perFile);
+      assert.deepEqual(ids(again, "carol"), []);
+      assert.deepEqual(ids(again, "bob"), [...range(1, perFile), ...range(2000, perFile)]);
+      const db = new DatabaseSync(t.path, { readOnly: true });
+      try {
+        const lines = [...historyLines(db, { user: undefined, since: undefined })];
+        assert.equal(lines.length, 2 * perFile);
+      } finally {
+        db.close();
+      }
     } finally {
-      db.close();
+      again.close();
     }
-  } finally {
-    again.close();
-  }
-});
+  });
+}
 
 Deno.test("SqliteStore syncing in the background holds block files open only until sync()", async () => {
   using t = temp();

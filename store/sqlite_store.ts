@@ -1,16 +1,17 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { MessageIndex } from "./message_index.ts";
-import { blockData, BlockFiles, FILE_BLOCK_BYTES } from "./block_files.ts";
+import {
+  blockEntries,
+  BlockFiles,
+  FILE_BLOCK_BYTES,
+  hasFileColumn,
+  syncDirSync,
+} from "./block_files.ts";
 import { makePrivateFile } from "./private_file.ts";
 import type { Account, Receipt, Store, StoredMessage } from "./store.ts";
 import type { HistoryEntry, HistoryQuery, RoomMember } from "./store.ts";
 import type { StoredFile } from "./store.ts";
-import {
-  BLOCK_MAX_ENTRIES,
-  type BlockEntry,
-  decodeHistoryBlock,
-  keptEntries,
-} from "./history_block.ts";
+import { BLOCK_MAX_ENTRIES, type BlockEntry, keptEntries } from "./history_block.ts";
 import { HistoryBlockWriter } from "./history_block.ts";
 
 /**
@@ -240,21 +241,13 @@ export class SqliteStore implements Store {
       ) WITHOUT ROWID;
       CREATE INDEX IF NOT EXISTS history_block_convs_by_block ON history_block_convs (block);
     `);
-    const hasFileBytes = this.#db.prepare(
-      "SELECT 1 FROM pragma_table_info('history_blocks') WHERE name = 'file_bytes'",
-    ).get();
-    if (hasFileBytes === undefined) {
+    if (!hasFileColumn(this.#db)) {
       this.#db.exec("ALTER TABLE history_blocks ADD COLUMN file_bytes INTEGER");
     }
     this.#db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     if (path !== ":memory:") {
       this.#files = new BlockFiles(`${path}-history`, !this.#background);
-      const inFiles = this.#db.prepare(
-        "SELECT block FROM history_blocks WHERE file_bytes IS NOT NULL",
-      ).all();
-      const newest = this.#db.prepare("SELECT coalesce(max(block), 0) AS n FROM history_blocks")
-        .get()!;
-      this.#files.prune(new Set(inFiles.map((row) => Number(row.block))), Number(newest.n));
+      this.#pruneFiles(this.#files);
     }
     const prepare = (sql: string) => this.#db.prepare(sql);
     this.#st = {
@@ -455,16 +448,57 @@ export class SqliteStore implements Store {
     this.#rolledBack();
   }
 
-  /** The open transaction committed: the files of the blocks it deleted go. */
+  /**
+   * Deletes the files that a crash left without their row: those below the newest block (a
+   * block above it may be a running server's, its row not committed yet; the next open deletes
+   * it once a newer block is committed). One read transaction: a snapshot of the rows.
+   */
+  #pruneFiles(files: BlockFiles): void {
+    const found = files.blocks();
+    if (found.length === 0) return;
+    this.#db.exec("BEGIN");
+    try {
+      const newest = Number(
+        this.#db.prepare("SELECT coalesce(max(block), 0) AS n FROM history_blocks").get()!.n,
+      );
+      const inFile = this.#db.prepare(
+        "SELECT 1 FROM history_blocks WHERE block = ? AND file_bytes IS NOT NULL",
+      );
+      for (const block of found) {
+        if (block < newest && inFile.get(block) === undefined) files.remove(block);
+      }
+    } finally {
+      this.#db.exec("COMMIT");
+    }
+  }
+
+  /**
+   * The open transaction committed: the files of the blocks it deleted go (one that cannot be
+   * deleted now is left to the prune at the next open: the commit stands).
+   */
   #committed(): void {
     this.#filesWritten.length = 0;
-    for (const block of this.#filesDeleted) this.#files!.remove(block);
+    for (const block of this.#filesDeleted) {
+      try {
+        this.#files!.remove(block);
+      } catch {
+        // Left for #pruneFiles.
+      }
+    }
     this.#filesDeleted.length = 0;
   }
 
-  /** The open transaction rolled back: the files of the blocks it wrote go. */
+  /**
+   * The open transaction rolled back: the files of the blocks it wrote go, unless their rows are
+   * there (SQLite can end a transaction by itself on an I/O error; what followed committed).
+   */
   #rolledBack(): void {
-    for (const block of this.#filesWritten) this.#files!.remove(block);
+    if (this.#filesWritten.length > 0) {
+      const row = this.#db.prepare("SELECT 1 FROM history_blocks WHERE block = ?");
+      for (const block of this.#filesWritten) {
+        if (row.get(block) === undefined) this.#files!.remove(block);
+      }
+    }
     this.#filesWritten.length = 0;
     this.#filesDeleted.length = 0;
   }
@@ -504,12 +538,7 @@ export class SqliteStore implements Store {
       throw error;
     }
     const slash = this.#path.lastIndexOf("/");
-    const dir = Deno.openSync(slash < 0 ? "." : this.#path.slice(0, slash) || "/", { read: true });
-    try {
-      dir.syncSync();
-    } finally {
-      dir.close();
-    }
+    syncDirSync(slash < 0 ? "." : this.#path.slice(0, slash) || "/");
     return this.#wal;
   }
 
@@ -766,8 +795,8 @@ export class SqliteStore implements Store {
         }
         const first = Number(row.seq) - block.count + 1;
         if (this.#files !== undefined && block.data.length >= FILE_BLOCK_BYTES) {
-          this.#files.write(first, block.data);
           this.#filesWritten.push(first);
+          this.#files.write(first, block.data);
           st.putBlock.run(first, first, block.count, block.lastAt, NO_BYTES, block.data.length);
         } else {
           st.putBlock.run(first, first, block.count, block.lastAt, block.data, null);
@@ -787,9 +816,12 @@ export class SqliteStore implements Store {
       this.#links.length = 0;
       for (const b of this.#hs().unlinked.all()) {
         const block = Number(b.block);
-        const entries = this.#blockEntries(b);
+        const entries = blockEntries(b, this.#files);
         // Its file was lost (power went before its sync): nothing to link.
-        if (entries.length === 0) this.#deleteBlock(block);
+        if (entries.length === 0) {
+          this.#deleteBlock(block);
+          continue;
+        }
         const convs = new Map<string, number>();
         for (const e of entries) {
           convs.set(e.conv, (convs.get(e.conv) ?? 0) + 1);
@@ -821,12 +853,6 @@ export class SqliteStore implements Store {
       this.#linkInserts.set(rows, statement);
     }
     return statement;
-  }
-
-  /** The entries of block row `b` (those of `conv`, or all): none if its file was lost. */
-  #blockEntries(b: Record<string, unknown>, conv?: string): BlockEntry[] {
-    const data = blockData(b, this.#files);
-    return data === undefined ? [] : decodeHistoryBlock(data, Number(b.block), conv);
   }
 
   /** Deletes block `block`'s row, and its file once that is committed. */
@@ -869,7 +895,7 @@ export class SqliteStore implements Store {
       for (const b of blocks) {
         const count = Number(b.count);
         const entries = keptEntries(
-          this.#blockEntries(b, conv),
+          blockEntries(b, this.#files, conv),
           () => count,
         );
         for (let i = entries.length - 1; i >= 0 && found.length < limit; i--) {
@@ -908,7 +934,7 @@ export class SqliteStore implements Store {
         const kept = conv !== undefined
           ? () => Number(b.count)
           : (c: string) => Number(st.linkCount.get(c, block)?.count ?? 0);
-        const entries = this.#blockEntries(b, conv);
+        const entries = blockEntries(b, this.#files, conv);
         for (const e of keptEntries(entries, kept)) {
           if (e.seq <= after || e.seq > until || e.src === notFrom) continue;
           found.push(blockEntry(e));
@@ -930,7 +956,7 @@ export class SqliteStore implements Store {
     if (!isDirect(conv)) return head;
     const newest = st.blocksBefore.get(conv, Number.MAX_SAFE_INTEGER, 1);
     if (newest === undefined) return head;
-    const entries = this.#blockEntries(newest, conv);
+    const entries = blockEntries(newest, this.#files, conv);
     return Math.max(head, entries.at(-1)?.seq ?? 0);
   }
 

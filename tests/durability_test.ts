@@ -178,8 +178,15 @@ serverTest(
         inFiles += (await Deno.stat(`${dir.path}/tinychat.db-history/${e.name}`)).size;
       }
       assert.ok(inFiles > count * payload.length, `the block files hold ${inFiles} bytes`);
+      assert.doesNotMatch(server.stderr, /checkpoint-failed|history-failed/);
       server.kill("SIGKILL");
       await server.waitExit();
+    }
+    {
+      // Opened again after the kill (its files checked against its rows), and stopped.
+      await using server = await start({ dataDir: dir.path });
+      server.kill("SIGTERM");
+      assert.equal((await server.waitExit()).code, 0);
     }
     const log = await cliCommand(["log", "--data", dir.path, "--user", "bob", "--json"]).output();
     assert.equal(log.code, 0, new TextDecoder().decode(log.stderr));
