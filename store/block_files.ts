@@ -8,6 +8,7 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
+import { removeIfPresent, syncDir } from "./disk.ts";
 import { type BlockEntry, decodeHistoryBlock } from "./history_block.ts";
 
 /** Blocks of at least this many bytes go to a file (smaller ones, a quiet chat's, stay rows). */
@@ -56,7 +57,7 @@ export class BlockFiles {
       for (let at = 0; at < data.length;) at += file.writeSync(data.subarray(at));
       if (this.#syncAtWrite) {
         file.syncDataSync();
-        syncDirSync(this.dir);
+        syncDir(this.dir);
       }
     } catch (error) {
       file.close();
@@ -83,11 +84,7 @@ export class BlockFiles {
 
   /** Deletes block `block`'s file, if there is one. */
   remove(block: number): void {
-    try {
-      Deno.removeSync(this.#path(block));
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    }
+    removeIfPresent(this.#path(block));
   }
 
   /** The blocks that have a file now. */
@@ -132,7 +129,7 @@ export class BlockFiles {
     this.#unsynced = [];
     try {
       for (const file of files) file.syncDataSync();
-      syncDirSync(this.dir);
+      syncDir(this.dir);
     } finally {
       for (const file of files) file.close();
     }
@@ -170,14 +167,4 @@ export function hasFileColumn(db: DatabaseSync): boolean {
   return db.prepare(
     "SELECT 1 FROM pragma_table_info('history_blocks') WHERE name = 'file_bytes'",
   ).get() !== undefined;
-}
-
-/** Makes the entries of directory `path` durable. */
-export function syncDirSync(path: string): void {
-  const dir = Deno.openSync(path, { read: true });
-  try {
-    dir.syncSync();
-  } finally {
-    dir.close();
-  }
 }

@@ -1,4 +1,5 @@
 import { concatBytes } from "../protocol/bytes.ts";
+import { removeIfPresent, syncDir } from "./disk.ts";
 import { createHash, type Hash } from "node:crypto";
 
 /**
@@ -343,22 +344,5 @@ function fromHex(name: string): string | undefined {
     return strictUtf8.decode(bytes);
   } catch {
     return undefined;
-  }
-}
-
-function removeIfPresent(path: string): void {
-  try {
-    Deno.removeSync(path);
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
-}
-
-function syncDir(path: string): void {
-  const dir = Deno.openSync(path, { read: true });
-  try {
-    dir.syncSync();
-  } finally {
-    dir.close();
   }
 }

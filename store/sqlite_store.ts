@@ -1,12 +1,7 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { MessageIndex } from "./message_index.ts";
-import {
-  blockEntries,
-  BlockFiles,
-  FILE_BLOCK_BYTES,
-  hasFileColumn,
-  syncDirSync,
-} from "./block_files.ts";
+import { blockEntries, BlockFiles, FILE_BLOCK_BYTES, hasFileColumn } from "./block_files.ts";
+import { syncDir } from "./disk.ts";
 import { makePrivateFile } from "./private_file.ts";
 import type { Account, Receipt, Store, StoredMessage } from "./store.ts";
 import type { HistoryEntry, HistoryQuery, RoomMember } from "./store.ts";
@@ -538,7 +533,7 @@ export class SqliteStore implements Store {
       throw error;
     }
     const slash = this.#path.lastIndexOf("/");
-    syncDirSync(slash < 0 ? "." : this.#path.slice(0, slash) || "/");
+    syncDir(slash < 0 ? "." : this.#path.slice(0, slash) || "/");
     return this.#wal;
   }
 
