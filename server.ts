@@ -8,11 +8,11 @@ import {
 import {
   Code,
   codePayload,
-  concatBytes,
   encodeFrame,
   FrameDecoder,
   FrameError,
   FrameType,
+  Slabs,
 } from "./protocol/mod.ts";
 import { ConnectionLimiter, DEFAULT_LIMITS, type Limits, resolveLimits } from "./core/limits.ts";
 import { SqliteStore } from "./store/sqlite_store.ts";
@@ -638,6 +638,9 @@ interface ConnectionEvents {
   slow(conn: ConnId): void;
 }
 
+/** Where the chunks of several frames joined for one write are cut from. */
+const sendChunks = new Slabs(64 * 1024);
+
 /**
  * The frames queued for one socket, and their bytes, up to a limit. A lone frame, what most turns
  * queue, is held without an array: the array is made for the second and kept while in use.
@@ -678,7 +681,7 @@ class SendQueue {
     const more = this.#more;
     const chunk = more === undefined || more.length === 0
       ? this.#first!
-      : concatBytes(more, this.#bytes);
+      : sendChunks.join(more, this.#bytes);
     this.#first = undefined;
     this.#bytes = 0;
     // The array is kept for the next turn, emptied; one that grew past 16 frames is let go.

@@ -6,6 +6,7 @@ import {
   encodeFrame,
   type Frame,
   FrameType,
+  hashBytes,
   isRoom,
   linePages,
   nameProblem,
@@ -185,7 +186,7 @@ export class Rooms {
     if (room === undefined) return this.#host.answer(s, dst, frame.id, Code.UNKNOWN_USER);
     const allowed = s.legacy ? dst === ALL_ROOM : room.members.has(s.name);
     if (!allowed) return this.#host.answer(s, dst, frame.id, Code.FORBIDDEN);
-    const hash = fnv1a(frame.payload);
+    const hash = hashBytes(frame.payload);
     let window = this.#recent.get(s.name);
     // A seed-000 client counts its ids from 0 at every start and never resends.
     if (!s.legacy) {
@@ -622,12 +623,6 @@ function readNumber(text: string | undefined, fallback: number): number | undefi
   if (text === undefined) return fallback;
   if (!/^\d{1,15}$/.test(text)) return undefined;
   return Number(text);
-}
-
-function fnv1a(bytes: Uint8Array): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < bytes.length; i++) hash = Math.imul(hash ^ bytes[i]!, 0x01000193);
-  return hash >>> 0;
 }
 
 /** The newest of `entries` (oldest first) whose payloads total at most `bytes`; at least one. */

@@ -5,13 +5,17 @@ import {
   decodeHelloOptions,
   encodeDelivery,
   encodeFrame,
+  equalBytes,
   type Frame,
   FrameType,
+  hashBytes,
   HEADER_SIZE,
   isCodePayload,
   linePages,
   MAX_PAYLOAD_SIZE,
   nameProblem,
+  Slabs,
+  writeFrame,
 } from "../protocol/mod.ts";
 import type { Store, StoredMessage } from "../store/store.ts";
 import {
@@ -26,7 +30,6 @@ import { TurnSummary } from "./turn_summary.ts";
 import { DEFAULT_MAX_MESSAGE, LongMessages } from "./long_messages.ts";
 import { Rooms } from "./rooms.ts";
 import { FileTransfers } from "./files.ts";
-import { PayloadCopies } from "./payload_copies.ts";
 import type { FileStore } from "../store/file_store.ts";
 import {
   type Activity,
@@ -45,7 +48,10 @@ export type ConnId = number;
 
 /** How the core acts on connections: the only way out besides the store. */
 export interface CoreOutbox {
-  /** Queues `bytes` (one or more whole frames) for `conn`. */
+  /**
+   * Queues `bytes` (one or more whole frames) for `conn`: often a view into a buffer shared with
+   * other frames, whose bytes are never written again.
+   */
   send(conn: ConnId, bytes: Uint8Array): void;
   /** Closes `conn` after what was queued for it; the core has already forgotten it. */
   close(conn: ConnId, reason: string): void;
@@ -247,7 +253,8 @@ export class ServerCore {
   #store: Store;
   #outbox: CoreOutbox;
   #ackTimeout: number;
-  #copies = new PayloadCopies();
+  /** Where payloads kept until their ack and the frames the core encodes are cut from. */
+  #slabs = new Slabs();
   #maxQueue: number;
   #drainPage: number;
   #log: CoreLogger;
@@ -763,7 +770,7 @@ export class ServerCore {
       return;
     }
     const key = pendingKey(this.#uid(s.name), frame.id);
-    const hash = fnv1a(frame.payload);
+    const hash = hashBytes(frame.payload);
     const inFlight = this.#pending.get(key);
     if (inFlight !== undefined) {
       // A resend of a message still in flight: its answer is on its way.
@@ -798,7 +805,7 @@ export class ServerCore {
       id: frame.id,
       // Its own copy of the payload, kept until the ack: the frame is a view into a read
       // buffer, which must not stay pinned for seconds. The received bytes go out at once.
-      payload: this.#copies.copy(frame.payload),
+      payload: this.#slabs.copy(frame.payload),
       raw: frame.raw,
       rawOrder: s.order,
       hash,
@@ -844,7 +851,7 @@ export class ServerCore {
     if (p.raw !== undefined && p.rawOrder === to.order) return this.#outbox.send(to.conn, p.raw);
     this.#outbox.send(
       to.conn,
-      encodeFrame(
+      this.#encode(
         { type: FrameType.MSG, id: p.id, src: p.src, dst: p.dst, payload: p.payload },
         to.order,
       ),
@@ -1125,7 +1132,7 @@ export class ServerCore {
   #pong(s: Session, frame: InboundFrame): void {
     this.#outbox.send(
       s.conn,
-      encodeFrame(
+      this.#encode(
         { type: FrameType.PONG, id: frame.id, src: "", dst: s.name, payload: frame.payload },
         s.order,
       ),
@@ -1164,7 +1171,7 @@ export class ServerCore {
     if (s.closed) return;
     this.#outbox.send(
       s.conn,
-      encodeFrame(
+      this.#encode(
         {
           type: FrameType.ACK,
           id,
@@ -1175,6 +1182,11 @@ export class ServerCore {
         s.order,
       ),
     );
+  }
+
+  /** `frame` encoded into a slab: the outbox sends it or copies it, and lets it go. */
+  #encode(frame: Frame, order: ByteOrder): Uint8Array {
+    return writeFrame(this.#slabs.alloc(HEADER_SIZE + frame.payload.length), frame, order);
   }
 
   #remember(src: string, id: number, dst: string, hash: number, code: string): void {
@@ -1227,7 +1239,7 @@ export class ServerCore {
     this.#pingId = (this.#pingId + 1) >>> 0;
     this.#outbox.send(
       s.conn,
-      encodeFrame(
+      this.#encode(
         { type: FrameType.PING, id: this.#pingId, src: "", dst: s.name, payload: EMPTY },
         s.order,
       ),
@@ -1277,16 +1289,4 @@ export class ServerCore {
   #defer(ok: () => void, fail: () => void): void {
     this.#deferred.push({ ok, fail });
   }
-}
-
-function fnv1a(bytes: Uint8Array): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < bytes.length; i++) hash = Math.imul(hash ^ bytes[i]!, 0x01000193);
-  return hash >>> 0;
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

@@ -40,18 +40,29 @@ export interface Frame {
  * ```
  */
 export function encodeFrame(frame: Frame, order: ByteOrder = "be"): Uint8Array {
+  return writeFrame(new Uint8Array(HEADER_SIZE + frame.payload.length), frame, order);
+}
+
+/**
+ * Encodes `frame` in `order` into `target`, which is exactly the frame's size
+ * (`HEADER_SIZE + frame.payload.length`), and returns it: `encodeFrame` into a buffer of the
+ * caller's (a view into a slab, say).
+ */
+export function writeFrame(target: Uint8Array, frame: Frame, order: ByteOrder = "be"): Uint8Array {
   const size = HEADER_SIZE + frame.payload.length;
   if (frame.payload.length > MAX_PAYLOAD_SIZE) {
     throw new RangeError(
       `Cannot encode frame: payload of ${frame.payload.length} bytes exceeds ${MAX_PAYLOAD_SIZE}`,
     );
   }
-  const bytes = new Uint8Array(size);
-  writeHeader(bytes, size, frame.type, frame.id >>> 0, order);
-  writeName(bytes, 8, frame.src);
-  writeName(bytes, 8 + NAME_SIZE, frame.dst);
-  bytes.set(frame.payload, HEADER_SIZE);
-  return bytes;
+  if (target.length !== size) {
+    throw new RangeError(`Cannot encode frame: ${size} bytes into ${target.length}`);
+  }
+  writeHeader(target, size, frame.type, frame.id >>> 0, order);
+  writeName(target, 8, frame.src);
+  writeName(target, 8 + NAME_SIZE, frame.dst);
+  target.set(frame.payload, HEADER_SIZE);
+  return target;
 }
 
 /** Writes len, type and messageId at the start of `bytes` in `order`. */

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { FrameError } from "./frame_error.ts";
-import { decodeFrame, detectByteOrder, encodeFrame, type Frame } from "./frame.ts";
+import {
+  decodeFrame,
+  detectByteOrder,
+  encodeFrame,
+  type Frame,
+  HEADER_SIZE,
+  writeFrame,
+} from "./frame.ts";
 
 /** Bytes from hex written by hand: whitespace and "|" separate fields. */
 function hex(text: string): Uint8Array {
@@ -213,4 +220,17 @@ Deno.test("detectByteOrder() throws FrameError when neither reading is plausible
 
 Deno.test("detectByteOrder() needs four bytes", () => {
   assert.throws(() => detectByteOrder(hex("001a00")), RangeError);
+});
+
+Deno.test("writeFrame() writes into a view what encodeFrame() returns, in both byte orders", () => {
+  const frame = { type: 1, id: 0x01020304, src: "alice", dst: "bob", payload: new Uint8Array([9]) };
+  for (const order of ["be", "le"] as const) {
+    const slab = new Uint8Array(100).fill(0xee);
+    const view = slab.subarray(10, 10 + HEADER_SIZE + 1);
+    assert.equal(writeFrame(view, frame, order), view);
+    assert.deepEqual(view, encodeFrame(frame, order));
+    assert.equal(slab[9], 0xee);
+    assert.equal(slab[10 + HEADER_SIZE + 1], 0xee);
+  }
+  assert.throws(() => writeFrame(new Uint8Array(HEADER_SIZE), frame), RangeError);
 });

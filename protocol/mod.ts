@@ -14,5 +14,6 @@ export * from "./frame_type.ts";
 export * from "./hello.ts";
 export * from "./line_pages.ts";
 export * from "./password.ts";
+export * from "./slabs.ts";
 export * from "./timed.ts";
 export * from "./username.ts";
