@@ -169,6 +169,8 @@ class Server implements TinychatServer {
   readonly io: "epoll" | "deno";
   readonly finished: Promise<void>;
   #listener: Listener;
+  /** The listener when it is epoll's, whose rounds the server follows. */
+  #epoll: EpollListener | undefined;
   #tls: boolean;
   #connections: ConnectionLimiter;
   /** The one server-wide interval of the login and idle timeouts (no timer per connection). */
@@ -216,17 +218,18 @@ class Server implements TinychatServer {
     files: FileStore,
   ) {
     this.#listener = listener;
+    this.#epoll = listener instanceof EpollListener ? listener : undefined;
     this.#tls = options.tls !== undefined;
     const given = options.limits ?? {};
     const maxConnections = given.maxConnections ?? defaultMaxConnections();
     const limits = resolveLimits({ ...given, maxConnections });
     this.#connections = new ConnectionLimiter(limits.maxConnections, limits.maxConnectionsPerIp);
     this.addr = listener.addr;
-    this.io = listener instanceof EpollListener ? "epoll" : "deno";
-    if (listener instanceof EpollListener) {
-      listener.onRoundEnd(() => this.#roundEnd());
+    this.io = this.#epoll !== undefined ? "epoll" : "deno";
+    if (this.#epoll !== undefined) {
+      this.#epoll.onRoundEnd(() => this.#roundEnd());
       // A sync in flight resolves on the event loop: no wait may hold it up.
-      listener.mayBlock = () => this.#syncing === undefined;
+      this.#epoll.mayBlock = () => this.#syncing === undefined;
     }
     this.#store = store;
     this.#files = files;
@@ -459,7 +462,7 @@ class Server implements TinychatServer {
 
   /** Whether a poller round hands out readiness now: its end (`#roundEnd`) is still to come. */
   get #inRound(): boolean {
-    return this.#listener instanceof EpollListener && this.#listener.inRound;
+    return this.#epoll?.inRound === true;
   }
 
   /** The end of a poller round: the turn ends (one commit for the round), then the writes. */

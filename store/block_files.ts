@@ -41,8 +41,9 @@ export class BlockFiles {
     this.#syncAtWrite = syncAtWrite;
   }
 
-  /** Writes block `block`'s file (replacing one a rolled-back or lost write left). */
-  write(block: number, data: Uint8Array): void {
+  /** Writes block `block`'s file, `parts` one after another (replacing one a rolled-back or lost
+   * write left). */
+  write(block: number, ...parts: Uint8Array[]): void {
     if (!this.#made) {
       Deno.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
       this.#made = true;
@@ -54,7 +55,9 @@ export class BlockFiles {
       mode: 0o600,
     });
     try {
-      for (let at = 0; at < data.length;) at += file.writeSync(data.subarray(at));
+      for (const data of parts) {
+        for (let at = 0; at < data.length;) at += file.writeSync(data.subarray(at));
+      }
       if (this.#syncAtWrite) {
         file.syncDataSync();
         syncDir(this.dir);

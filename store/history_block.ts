@@ -36,7 +36,14 @@ export type BlockEntry = Omit<HistoryEntry, "kind">;
 
 /** A block ready to be stored, from `HistoryBlockWriter.take()`. */
 export interface FinishedBlock {
-  data: Uint8Array;
+  /**
+   * The block's bytes, in two parts: its name table, then its records. The records are a view
+   * into the writer's buffer, valid until its next `add()`: stored at once, a large block is not
+   * copied first (`blockBytes` joins the parts).
+   */
+  parts: [Uint8Array, Uint8Array];
+  /** The length of the block's bytes. */
+  bytes: number;
   /** Entries. */
   count: number;
   /** The latest sentAt of its entries (ms). */
@@ -51,11 +58,11 @@ export interface FinishedBlock {
  *
  * @example
  * ```ts
- * import { decodeHistoryBlock, HistoryBlockWriter } from "./history_block.ts";
+ * import { blockBytes, decodeHistoryBlock, HistoryBlockWriter } from "./history_block.ts";
  * const w = new HistoryBlockWriter();
  * w.add("alice", "bob", 7, 1700000000000, new TextEncoder().encode("hi"));
  * const block = w.take();
- * decodeHistoryBlock(block.data, 100)[0]!.seq; // 100
+ * decodeHistoryBlock(blockBytes(block), 100)[0]!.seq; // 100
  * ```
  */
 export class HistoryBlockWriter {
@@ -121,18 +128,23 @@ export class HistoryBlockWriter {
       }
       headerBytes += 1 + n.length;
     }
-    const data = new Uint8Array(headerBytes + this.#used);
-    const view = new DataView(data.buffer);
-    data[0] = VERSION;
-    view.setUint16(1, names.length, false);
+    const head = new Uint8Array(headerBytes);
+    head[0] = VERSION;
+    head[1] = names.length >>> 8;
+    head[2] = names.length;
     let at = 3;
     for (const n of names) {
-      data[at] = n.length;
-      data.set(n, at + 1);
+      head[at] = n.length;
+      head.set(n, at + 1);
       at += 1 + n.length;
     }
-    data.set(this.#buf.subarray(0, this.#used), at);
-    const block = { data, count: this.#count, lastAt: this.#lastAt, convs };
+    const block: FinishedBlock = {
+      parts: [head, this.#buf.subarray(0, this.#used)],
+      bytes: headerBytes + this.#used,
+      count: this.#count,
+      lastAt: this.#lastAt,
+      convs,
+    };
     this.clear();
     return block;
   }
@@ -175,6 +187,15 @@ export class HistoryBlockWriter {
     this.#buf = buf;
     this.#view = new DataView(buf.buffer);
   }
+}
+
+/** The bytes of `block` in one buffer of their own. */
+export function blockBytes(block: FinishedBlock): Uint8Array {
+  const [head, records] = block.parts;
+  const data = new Uint8Array(block.bytes);
+  data.set(head);
+  data.set(records, head.length);
+  return data;
 }
 
 /**

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   BLOCK_MAX_ENTRIES,
   BLOCK_TARGET_BYTES,
+  blockBytes,
   decodeHistoryBlock,
   HistoryBlockWriter,
   keptEntries,
@@ -23,7 +24,7 @@ Deno.test("HistoryBlockWriter.take() gives a block decodeHistoryBlock() reads ba
   assert.equal(block.count, 3);
   assert.equal(block.lastAt, 1_700_000_000_999);
   assert.deepEqual([...block.convs], [["alice\nbob", 2], ["zoé\némile", 1]]);
-  const entries = decodeHistoryBlock(block.data, 41);
+  const entries = decodeHistoryBlock(blockBytes(block), 41);
   assert.deepEqual(
     entries.map((
       e,
@@ -48,7 +49,7 @@ Deno.test("HistoryBlockWriter.full turns true at BLOCK_MAX_ENTRIES entries or BL
   // One long message goes beyond the target: the buffer grows for it.
   w.add("a", "b", 1, 1, new Uint8Array(BLOCK_TARGET_BYTES * 2).fill(7));
   assert.equal(w.full, true);
-  const [entry] = decodeHistoryBlock(w.take().data, 1);
+  const [entry] = decodeHistoryBlock(blockBytes(w.take()), 1);
   assert.equal(entry!.payload.length, BLOCK_TARGET_BYTES * 2);
   assert.equal(entry!.payload[BLOCK_TARGET_BYTES], 7);
 });
@@ -57,7 +58,7 @@ Deno.test("decodeHistoryBlock() rejects data that is not a block with a RangeErr
   assert.throws(() => decodeHistoryBlock(new Uint8Array([9, 0, 0]), 1), RangeError);
   const w = new HistoryBlockWriter();
   w.add("a", "b", 1, 1, text("xyz"));
-  const data = w.take().data;
+  const data = blockBytes(w.take());
   assert.throws(() => decodeHistoryBlock(data.subarray(0, data.length - 1), 1), RangeError);
   assert.throws(() => decodeHistoryBlock(data.subarray(0, data.length - 10), 1), RangeError);
 });
@@ -67,7 +68,7 @@ Deno.test("decodeHistoryBlock() with a conversation returns only its entries, wi
   w.add("a", "b", 1, 1, text("1"));
   w.add("c", "d", 2, 2, text("2"));
   w.add("b", "a", 3, 3, text("3"));
-  const entries = decodeHistoryBlock(w.take().data, 10, "a\nb");
+  const entries = decodeHistoryBlock(blockBytes(w.take()), 10, "a\nb");
   assert.deepEqual(entries.map((e) => [e.seq, e.id]), [[10, 1], [12, 3]]);
 });
 
@@ -78,7 +79,7 @@ Deno.test("keptEntries() keeps the newest entries of each conversation, as many 
     w.add(id % 2 ? "alice" : "carol", id % 2 ? "bob" : "dave", id, id, text(`m${id}`));
   }
   w.add("erin", "frank", 8, 8, text("m8"));
-  const data = w.take().data;
+  const data = blockBytes(w.take());
   const counts = new Map([["alice\nbob", 2], ["carol\ndave", 3]]);
   // erin/frank has no link: none of its entries is kept. Each count is asked once (a query).
   const asked: string[] = [];

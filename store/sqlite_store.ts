@@ -6,7 +6,7 @@ import { makePrivateFile } from "./private_file.ts";
 import type { Account, Receipt, Store, StoredMessage } from "./store.ts";
 import type { HistoryEntry, HistoryQuery, RoomMember } from "./store.ts";
 import type { StoredFile } from "./store.ts";
-import { BLOCK_MAX_ENTRIES, type BlockEntry, keptEntries } from "./history_block.ts";
+import { BLOCK_MAX_ENTRIES, blockBytes, type BlockEntry, keptEntries } from "./history_block.ts";
 import { HistoryBlockWriter } from "./history_block.ts";
 
 /**
@@ -789,12 +789,12 @@ export class SqliteStore implements Store {
           row = st.reserve.get(block.count)!;
         }
         const first = Number(row.seq) - block.count + 1;
-        if (this.#files !== undefined && block.data.length >= FILE_BLOCK_BYTES) {
+        if (this.#files !== undefined && block.bytes >= FILE_BLOCK_BYTES) {
           this.#filesWritten.push(first);
-          this.#files.write(first, block.data);
-          st.putBlock.run(first, first, block.count, block.lastAt, NO_BYTES, block.data.length);
+          this.#files.write(first, ...block.parts);
+          st.putBlock.run(first, first, block.count, block.lastAt, NO_BYTES, block.bytes);
         } else {
-          st.putBlock.run(first, first, block.count, block.lastAt, block.data, null);
+          st.putBlock.run(first, first, block.count, block.lastAt, blockBytes(block), null);
         }
         for (const [conv, count] of block.convs) this.#links.push({ conv, block: first, count });
       } finally {
