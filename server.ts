@@ -8,6 +8,7 @@ import {
 import {
   Code,
   codePayload,
+  concatBytes,
   encodeFrame,
   FrameDecoder,
   FrameError,
@@ -663,9 +664,10 @@ class SendQueue {
   }
 
   /**
-   * Queues `bytes`; with `copy`, a view into a read buffer gets its own copy, so that a peer that
-   * reads slowly pins only what waits for it, not others' read buffers. False, and emptied, past
-   * the limit: the reader is too slow.
+   * Queues `bytes`; with `copy`, a view into a shared buffer (a read slab, or a slab the core or
+   * a join cut it from) gets its own copy, so that a peer that reads slowly pins only what waits
+   * for it, not buffers shared with others. False, and emptied, past the limit: the reader is too
+   * slow.
    */
   push(bytes: Uint8Array, copy: boolean): boolean {
     if (copy && bytes.byteLength !== bytes.buffer.byteLength) bytes = bytes.slice();
@@ -679,12 +681,17 @@ class SendQueue {
     return false;
   }
 
-  /** Everything queued, as one chunk; the queue is empty after. */
-  take(): Uint8Array {
+  /**
+   * Everything queued, as one chunk; the queue is empty after. With `own`, for a write that may
+   * wait for the peer, the chunk has a buffer of its own, never a view into a shared one.
+   */
+  take(own = false): Uint8Array {
     const more = this.#more;
-    const chunk = more === undefined || more.length === 0
-      ? this.#first!
-      : sendChunks.join(more, this.#bytes);
+    const first = this.#first!;
+    let chunk: Uint8Array;
+    if (more !== undefined && more.length > 0) {
+      chunk = own ? concatBytes(more, this.#bytes) : sendChunks.join(more, this.#bytes);
+    } else chunk = own && first.byteLength !== first.buffer.byteLength ? first.slice() : first;
     this.#first = undefined;
     this.#bytes = 0;
     // The array is kept for the next turn, emptied; one that grew past 16 frames is let go.
@@ -754,7 +761,8 @@ class Connection {
     await Promise.resolve();
     try {
       while (!this.#queue.empty && !this.#closed) {
-        const chunk = this.#queue.take();
+        // Its own bytes: a peer that stops reading holds this write, and must not pin a slab.
+        const chunk = this.#queue.take(true);
         let offset = 0;
         this.#inFlight = true;
         while (offset < chunk.length) {
@@ -856,7 +864,7 @@ class PolledConnection implements Sink {
         break;
       }
       if (sent < chunk.length) {
-        // The rest waits: its own bytes (a joined chunk is), not a view into a shared read slab.
+        // The rest waits: its own bytes, not a view into a shared slab.
         const rest = chunk.subarray(sent);
         this.#queue.push(chunk.byteLength === chunk.buffer.byteLength ? rest : rest.slice(), false);
         this.#blocked = true;

@@ -7,6 +7,7 @@ import {
   encodeFrame,
   equalBytes,
   type Frame,
+  frameSize,
   FrameType,
   hashBytes,
   HEADER_SIZE,
@@ -1186,7 +1187,7 @@ export class ServerCore {
 
   /** `frame` encoded into a slab: the outbox sends it or copies it, and lets it go. */
   #encode(frame: Frame, order: ByteOrder): Uint8Array {
-    return writeFrame(this.#slabs.alloc(HEADER_SIZE + frame.payload.length), frame, order);
+    return writeFrame(this.#slabs.alloc(frameSize(frame)), frame, order);
   }
 
   #remember(src: string, id: number, dst: string, hash: number, code: string): void {

@@ -21,9 +21,9 @@ export function concatBytes(parts: readonly Uint8Array[], total?: number): Uint8
 }
 
 /**
- * A 32-bit hash of `bytes` (MurmurHash3's mixing, four bytes a step): it tells payloads apart
- * in memory, a resend from a different message under the same id. Not for anything stored, and
- * not against an adversary.
+ * A 32-bit hash of `bytes`: MurmurHash3's block mixing four bytes a step, FNV-1a's step for the
+ * last one to three, and a short final mix. It tells payloads apart in memory (a resend from a
+ * different message under the same id); not for anything stored, and not against an adversary.
  *
  * @example
  * ```ts

@@ -40,21 +40,25 @@ export interface Frame {
  * ```
  */
 export function encodeFrame(frame: Frame, order: ByteOrder = "be"): Uint8Array {
-  return writeFrame(new Uint8Array(HEADER_SIZE + frame.payload.length), frame, order);
+  return writeFrame(new Uint8Array(frameSize(frame)), frame, order);
 }
 
-/**
- * Encodes `frame` in `order` into `target`, which is exactly the frame's size
- * (`HEADER_SIZE + frame.payload.length`), and returns it: `encodeFrame` into a buffer of the
- * caller's (a view into a slab, say).
- */
-export function writeFrame(target: Uint8Array, frame: Frame, order: ByteOrder = "be"): Uint8Array {
-  const size = HEADER_SIZE + frame.payload.length;
+/** The encoded size of `frame`; throws `RangeError` for a payload over `MAX_PAYLOAD_SIZE`. */
+export function frameSize(frame: Frame): number {
   if (frame.payload.length > MAX_PAYLOAD_SIZE) {
     throw new RangeError(
       `Cannot encode frame: payload of ${frame.payload.length} bytes exceeds ${MAX_PAYLOAD_SIZE}`,
     );
   }
+  return HEADER_SIZE + frame.payload.length;
+}
+
+/**
+ * Encodes `frame` in `order` into `target`, which is exactly `frameSize(frame)` long, and returns
+ * it: `encodeFrame` into a buffer of the caller's (a view into a slab, say).
+ */
+export function writeFrame(target: Uint8Array, frame: Frame, order: ByteOrder = "be"): Uint8Array {
+  const size = frameSize(frame);
   if (target.length !== size) {
     throw new RangeError(`Cannot encode frame: ${size} bytes into ${target.length}`);
   }

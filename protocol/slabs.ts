@@ -34,6 +34,9 @@ export class Slabs {
 
   /** Slabs of `slabBytes`; a buffer longer than `maxShared` gets an `ArrayBuffer` of its own. */
   constructor(slabBytes = SLAB_BYTES, maxShared = slabBytes / 8) {
+    if (!(maxShared >= 0 && maxShared <= slabBytes)) {
+      throw new RangeError(`Cannot cut buffers of ${maxShared} bytes from slabs of ${slabBytes}`);
+    }
     this.#slabBytes = slabBytes;
     this.#maxShared = maxShared;
   }

@@ -44,6 +44,7 @@ Deno.test("Slabs: a buffer longer than the shared limit gets one of its own", ()
   assert.equal(long.buffer.byteLength, 2000);
   assert.ok(long.every((byte) => byte === 9));
   assert.equal(new Slabs(64, 16).alloc(17).buffer.byteLength, 17);
+  assert.throws(() => new Slabs(64, 100), RangeError);
 });
 
 Deno.test("Slabs: join puts the parts one after another", () => {
