@@ -7,12 +7,13 @@
  *
  *   deno run -A scripts/perf/bare_relay.ts PORT          Deno.listen / Deno.Conn
  *   deno run -A scripts/perf/bare_relay.ts PORT --epoll  net/epoll.ts (libc's epoll over FFI)
+ *   deno run -A scripts/perf/bare_relay.ts PORT --push   net/epoll.ts in push mode, tinychat's
  *   deno run -A scripts/perf/bare_relay.ts PORT --node   node:net
  *
  * @module
  */
 import net from "node:net";
-import { listenEpoll } from "../../net/epoll.ts";
+import { type EpollConn, listenEpoll, type Sink } from "../../net/epoll.ts";
 
 const decoder = new TextDecoder();
 const HEADER = 24;
@@ -26,8 +27,12 @@ const byName = new Map<string, Peer>();
 
 function nameAt(bytes: Uint8Array, at: number): string {
   let end = at;
-  while (end < at + 8 && bytes[end] !== 0) end++;
-  return decoder.decode(bytes.subarray(at, end));
+  let ascii = true;
+  for (; end < at + 8 && bytes[end] !== 0; end++) ascii &&= bytes[end]! < 0x80;
+  if (!ascii) return decoder.decode(bytes.subarray(at, end));
+  let name = "";
+  for (let i = at; i < end; i++) name += String.fromCharCode(bytes[i]!);
+  return name;
 }
 
 /** The login answer to a HELLO: type 1, its id, dst = the name, "200". */
@@ -56,8 +61,10 @@ function relay(data: Uint8Array, from: Peer): Uint8Array {
     }
     at += length;
   }
-  return data.slice(at);
+  return at === data.length ? NOTHING : data.slice(at);
 }
+
+const NOTHING = new Uint8Array(0);
 
 function join(rest: Uint8Array, chunk: Uint8Array): Uint8Array {
   if (rest.length === 0) return chunk;
@@ -124,6 +131,65 @@ class DenoPeer implements Peer {
   }
 }
 
+/**
+ * A connection in push mode, as tinychat's server serves one: reads handed over in the poller's
+ * round (views into its read slab, never written again, so frames go on as they came), frames
+ * queued and written at the round's end with one system call.
+ */
+class PushPeer implements Peer, Sink {
+  #conn: EpollConn;
+  #queue: Uint8Array[] = [];
+  #blocked = false;
+  #rest: Uint8Array = NOTHING;
+
+  constructor(conn: EpollConn) {
+    this.#conn = conn;
+  }
+
+  send(frame: Uint8Array): void {
+    if (this.#queue.push(frame) === 1 && !this.#blocked) unflushed.push(this);
+  }
+
+  data(chunk: Uint8Array): void {
+    this.#rest = relay(join(this.#rest, chunk), this);
+  }
+
+  end(): void {
+    this.#conn.close();
+  }
+
+  writable(): void {
+    this.#blocked = false;
+    this.flush();
+  }
+
+  flush(): void {
+    const queue = this.#queue;
+    if (queue.length === 0 || this.#blocked) return;
+    let chunk = queue[0]!;
+    if (queue.length > 1) {
+      chunk = new Uint8Array(queue.reduce((n, frame) => n + frame.length, 0));
+      let at = 0;
+      for (const frame of queue) {
+        chunk.set(frame, at);
+        at += frame.length;
+      }
+    }
+    queue.length = 0;
+    let sent: number;
+    try {
+      sent = this.#conn.trySend(chunk);
+    } catch {
+      return; // Closed: what was queued for it goes nowhere.
+    }
+    if (sent < chunk.length) {
+      queue.push(chunk.slice(sent));
+      this.#blocked = true;
+    }
+  }
+}
+
+const unflushed: PushPeer[] = [];
 const port = Number(Deno.args[0] ?? 9000);
 if (Deno.args.includes("--node")) {
   net.createServer((socket) => {
@@ -143,6 +209,19 @@ if (Deno.args.includes("--node")) {
       rest = relay(join(rest, chunk), peer);
     });
   }).listen(port, "127.0.0.1", () => console.log(`listening 127.0.0.1:${port}`));
+} else if (Deno.args.includes("--push")) {
+  const listener = listenEpoll({ hostname: "127.0.0.1", port });
+  if (listener === undefined) throw new Error("epoll needs Linux and --allow-ffi");
+  listener.onRoundEnd(() => {
+    for (const peer of unflushed) peer.flush();
+    unflushed.length = 0;
+  });
+  console.log(`listening 127.0.0.1:${port}`);
+  while (true) {
+    const conn = await listener.accept();
+    conn.setNoDelay(true);
+    conn.attach(new PushPeer(conn));
+  }
 } else if (Deno.args.includes("--epoll")) {
   const listener = listenEpoll({ hostname: "127.0.0.1", port });
   if (listener === undefined) throw new Error("epoll needs Linux and --allow-ffi");
