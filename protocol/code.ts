@@ -1,3 +1,5 @@
+import { equalBytes } from "./bytes.ts";
+
 /**
  * Answer codes carried as ASCII in the payload of an ACK frame. Seed 000 defines "200" and "300";
  * the rest are tinychat's.
@@ -69,11 +71,7 @@ export function readCode(payload: Uint8Array): string {
 
 /** Whether `payload` is exactly `code`'s bytes (no NUL, nothing after): `readCode` without a string. */
 export function isCodePayload(payload: Uint8Array, code: string): boolean {
-  if (payload.length !== code.length) return false;
-  for (let i = 0; i < code.length; i++) {
-    if (payload[i] !== code.charCodeAt(i)) return false;
-  }
-  return true;
+  return payload.length === code.length && equalBytes(payload, codePayload(code));
 }
 
 const codeBytes = new Map<string, Uint8Array>();

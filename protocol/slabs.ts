@@ -10,6 +10,8 @@
  * @module
  */
 
+import { joinInto } from "./bytes.ts";
+
 /** Bytes of one slab, by default. */
 export const SLAB_BYTES = 4096;
 
@@ -62,12 +64,6 @@ export class Slabs {
 
   /** `parts` joined into one buffer; `total` is their summed length. */
   join(parts: readonly Uint8Array[], total: number): Uint8Array {
-    const out = this.alloc(total);
-    let offset = 0;
-    for (const part of parts) {
-      out.set(part, offset);
-      offset += part.length;
-    }
-    return out;
+    return joinInto(this.alloc(total), parts);
   }
 }

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { concatBytes } from "../protocol/bytes.ts";
 import { conversationOf, type HistoryEntry } from "./store.ts";
 
 /**
@@ -191,11 +192,7 @@ export class HistoryBlockWriter {
 
 /** The bytes of `block` in one buffer of their own. */
 export function blockBytes(block: FinishedBlock): Uint8Array {
-  const [head, records] = block.parts;
-  const data = new Uint8Array(block.bytes);
-  data.set(head);
-  data.set(records, head.length);
-  return data;
+  return concatBytes(block.parts, block.bytes);
 }
 
 /**

@@ -14,6 +14,7 @@
  */
 import net from "node:net";
 import { type EpollConn, listenEpoll, type Sink } from "../../net/epoll.ts";
+import { concatBytes } from "../../protocol/bytes.ts";
 
 const decoder = new TextDecoder();
 const HEADER = 24;
@@ -67,11 +68,7 @@ function relay(data: Uint8Array, from: Peer): Uint8Array {
 const NOTHING = new Uint8Array(0);
 
 function join(rest: Uint8Array, chunk: Uint8Array): Uint8Array {
-  if (rest.length === 0) return chunk;
-  const whole = new Uint8Array(rest.length + chunk.length);
-  whole.set(rest);
-  whole.set(chunk, rest.length);
-  return whole;
+  return rest.length === 0 ? chunk : concatBytes([rest, chunk]);
 }
 
 /** What `DenoPeer` needs of a connection: `Deno.TcpConn` and `EpollConn` have it. */
@@ -103,15 +100,7 @@ class DenoPeer implements Peer {
     while (this.#queue.length > 0) {
       const queue = this.#queue;
       this.#queue = [];
-      let chunk = queue[0]!;
-      if (queue.length > 1) {
-        chunk = new Uint8Array(queue.reduce((n, frame) => n + frame.length, 0));
-        let at = 0;
-        for (const frame of queue) {
-          chunk.set(frame, at);
-          at += frame.length;
-        }
-      }
+      const chunk = queue.length === 1 ? queue[0]! : concatBytes(queue);
       for (let offset = 0; offset < chunk.length;) {
         offset += await this.#conn.write(chunk.subarray(offset));
       }
@@ -166,15 +155,7 @@ class PushPeer implements Peer, Sink {
   flush(): void {
     const queue = this.#queue;
     if (queue.length === 0 || this.#blocked) return;
-    let chunk = queue[0]!;
-    if (queue.length > 1) {
-      chunk = new Uint8Array(queue.reduce((n, frame) => n + frame.length, 0));
-      let at = 0;
-      for (const frame of queue) {
-        chunk.set(frame, at);
-        at += frame.length;
-      }
-    }
+    const chunk = queue.length === 1 ? queue[0]! : concatBytes(queue);
     queue.length = 0;
     let sent: number;
     try {
