@@ -114,8 +114,8 @@ export class SqliteStore implements Store {
   #nextSeq = 0;
   /** Why inserting the batch's messages failed: it can only be rolled back then. */
   #failed: unknown = undefined;
-  /** Multi-row message inserts, by row count. */
-  #inserts = new Map<number, StatementSync>();
+  /** Multi-row message inserts. */
+  #inserts = new RowInserts((sql) => this.#db.prepare(sql), `messages ${MESSAGE_COLUMNS}`, 5);
   /** The messages' index; undefined until the first message method, and after a rollback. */
   #index: MessageIndex | undefined;
   #st: Record<
@@ -590,7 +590,7 @@ export class SqliteStore implements Store {
     if (rows.length === 0) return;
     try {
       if (this.#failed === undefined) {
-        const last = Number(this.#insert(rows.length / 5).run(...rows).lastInsertRowid);
+        const last = Number(this.#inserts.of(rows.length / 5).run(...rows).lastInsertRowid);
         // AUTOINCREMENT numbers them as putMessage() did, having the write lock; check it anyway.
         if (last !== this.#nextSeq - 1) {
           throw new Error(
@@ -603,16 +603,6 @@ export class SqliteStore implements Store {
     }
     rows.length = 0;
     this.#arenaUsed = 0;
-  }
-
-  #insert(rows: number): StatementSync {
-    let statement = this.#inserts.get(rows);
-    if (statement === undefined) {
-      const values = Array.from({ length: rows }, () => "(?, ?, ?, ?, ?)").join(", ");
-      statement = this.#db.prepare(`INSERT INTO messages ${MESSAGE_COLUMNS} VALUES ${values}`);
-      this.#inserts.set(rows, statement);
-    }
-    return statement;
   }
 
   // --- history and rooms
@@ -730,8 +720,13 @@ export class SqliteStore implements Store {
   #links: { conv: string; block: number; count: number }[] = [];
   /** Whether blocks may lack their links (at open, after a rollback): `#writeLinks` links them. */
   #relink = true;
-  /** `INSERT` statements of links by their number of rows. */
-  #linkInserts = new Map<number, StatementSync>();
+  /** Multi-row link inserts (a link already there is kept). */
+  #linkInserts = new RowInserts(
+    (sql) => this.#db.prepare(sql),
+    "history_block_convs (conv, block, count, from_seq)",
+    4,
+    "OR IGNORE",
+  );
 
   queueHistory(entry: Omit<HistoryEntry, "seq" | "kind" | "conv">): void {
     const block = this.#block ??= new HistoryBlockWriter();
@@ -833,21 +828,9 @@ export class SqliteStore implements Store {
         const { conv, block, count } = links[i]!;
         values.push(conv, block, count, block);
       }
-      this.#linkInsert(rows).run(...values);
+      this.#linkInserts.of(rows).run(...values);
     }
     links.length = 0;
-  }
-
-  #linkInsert(rows: number): StatementSync {
-    let statement = this.#linkInserts.get(rows);
-    if (statement === undefined) {
-      const values = Array.from({ length: rows }, () => "(?, ?, ?, ?)").join(", ");
-      statement = this.#db.prepare(
-        `INSERT OR IGNORE INTO history_block_convs (conv, block, count, from_seq) VALUES ${values}`,
-      );
-      this.#linkInserts.set(rows, statement);
-    }
-    return statement;
   }
 
   /** Deletes block `block`'s row, and its file once that is committed. */
@@ -1149,6 +1132,31 @@ export class SqliteStore implements Store {
 }
 
 // --- history and rooms
+
+/** `INSERT` statements of many rows into one table, prepared once per row count. */
+class RowInserts {
+  #prepare: (sql: string) => StatementSync;
+  #head: string;
+  #row: string;
+  #statements = new Map<number, StatementSync>();
+
+  /** Rows of `columns` values into `into` ("table (col, ...)"); `or`: a conflict clause. */
+  constructor(prepare: (sql: string) => StatementSync, into: string, columns: number, or = "") {
+    this.#prepare = prepare;
+    this.#head = `INSERT ${or ? `${or} ` : ""}INTO ${into} VALUES `;
+    this.#row = `(${new Array(columns).fill("?").join(", ")})`;
+  }
+
+  /** The statement that inserts `rows` rows. */
+  of(rows: number): StatementSync {
+    let statement = this.#statements.get(rows);
+    if (statement === undefined) {
+      statement = this.#prepare(this.#head + new Array(rows).fill(this.#row).join(", "));
+      this.#statements.set(rows, statement);
+    }
+    return statement;
+  }
+}
 
 /** Blocks read per statement (a block's data is up to about 1 MiB: `BLOCK_TARGET_BYTES`). */
 const BLOCKS_PER_READ = 2;
