@@ -60,7 +60,7 @@ for (const order of ["be", "le"] as const satisfies ByteOrder[]) {
     const decoder = new FrameDecoder();
     const got: DecodedFrame[] = [];
     for (const [i, chunk] of bytewise(bytes).entries()) {
-      const out = [...framesOf(decoder, chunk)];
+      const out = framesOf(decoder, chunk);
       got.push(...out);
       // A frame comes out exactly at its last byte, never earlier.
       const ends = [24, 24 + 33, bytes.length];
@@ -75,11 +75,11 @@ for (const order of ["be", "le"] as const satisfies ByteOrder[]) {
 Deno.test("FrameDecoder.push() hands over a frame split across three chunks", () => {
   const bytes = encodeFrame(frame(7, "split me"));
   const decoder = new FrameDecoder();
-  assert.deepEqual([...framesOf(decoder, bytes.subarray(0, 3))], []);
+  assert.deepEqual(framesOf(decoder, bytes.subarray(0, 3)), []);
   assert.equal(decoder.buffered, 3);
-  assert.deepEqual([...framesOf(decoder, bytes.subarray(3, 20))], []);
+  assert.deepEqual(framesOf(decoder, bytes.subarray(3, 20)), []);
   assert.equal(decoder.buffered, 20);
-  const out = [...framesOf(decoder, bytes.subarray(20))];
+  const out = framesOf(decoder, bytes.subarray(20));
   assert.deepEqual(out.map(summary), [summary(frame(7, "split me"))]);
   assert.deepEqual(out[0]!.raw, bytes);
   assert.equal(decoder.buffered, 0);
@@ -88,7 +88,7 @@ Deno.test("FrameDecoder.push() hands over a frame split across three chunks", ()
 Deno.test("FrameDecoder.push() hands over many frames from one chunk in order", () => {
   const frames = Array.from({ length: 40 }, (_, i) => frame(i, "p".repeat(i * 7)));
   const bytes = concat(...frames.map((f) => encodeFrame(f)));
-  const out = [...framesOf(new FrameDecoder(), bytes)];
+  const out = framesOf(new FrameDecoder(), bytes);
   assert.deepEqual(out.map(summary), frames.map(summary));
 });
 
@@ -99,16 +99,16 @@ Deno.test("FrameDecoder.push() keeps a partial frame at the end of a chunk for t
   const bytes = concat(a, b, c);
   const decoder = new FrameDecoder();
   const cut = a.length + 10; // inside b's header
-  const first = [...framesOf(decoder, bytes.subarray(0, cut))];
+  const first = framesOf(decoder, bytes.subarray(0, cut));
   assert.deepEqual(first.map((f) => f.id), [1]);
-  const rest = [...framesOf(decoder, bytes.subarray(cut))];
+  const rest = framesOf(decoder, bytes.subarray(cut));
   assert.deepEqual(rest.map((f) => f.id), [2, 3]);
 });
 
 Deno.test("FrameDecoder.push() gives each frame its own raw bytes, safe from chunk reuse", () => {
   const bytes = concat(encodeFrame(frame(1)), encodeFrame(frame(2)));
   const chunk = bytes.slice();
-  const out = [...framesOf(new FrameDecoder(), chunk)];
+  const out = framesOf(new FrameDecoder(), chunk);
   chunk.fill(0xee);
   assert.deepEqual(out.map(summary), [summary(frame(1)), summary(frame(2))]);
   assert.deepEqual(out[1]!.raw, encodeFrame(frame(2)));
@@ -116,7 +116,7 @@ Deno.test("FrameDecoder.push() gives each frame its own raw bytes, safe from chu
 
 Deno.test("FrameDecoder.push() keeps raw bytes in the sender's byte order", () => {
   const le = encodeFrame(frame(5), "le");
-  const [out] = [...framesOf(new FrameDecoder(), le)];
+  const [out] = framesOf(new FrameDecoder(), le);
   assert.deepEqual(out!.raw, le);
   assert.deepEqual(summary(out!), summary(frame(5)));
 });
@@ -182,10 +182,10 @@ Deno.test("FrameDecoder.push() rejects a bad name with code 400", () => {
 Deno.test("FrameDecoder.order is detected from the first frame and then kept", () => {
   const decoder = new FrameDecoder();
   assert.equal(decoder.order, undefined);
-  [...framesOf(decoder, encodeFrame(frame(1), "le"))];
+  framesOf(decoder, encodeFrame(frame(1), "le"));
   assert.equal(decoder.order, "le");
   // A later frame is read little-endian even when a big-endian reading would also be plausible.
-  const out = [...framesOf(decoder, encodeFrame(frame(2, "x".repeat(258 - 24)), "le"))];
+  const out = framesOf(decoder, encodeFrame(frame(2, "x".repeat(258 - 24)), "le"));
   assert.deepEqual(out.map(summary), [summary(frame(2, "x".repeat(258 - 24)))]);
 });
 
@@ -194,7 +194,7 @@ Deno.test("FrameDecoder.order picks little-endian for the ambiguous type-0 lengt
   const bytes = encodeFrame(frame(1, "y".repeat(513 - 24)), "le");
   assert.deepEqual([...bytes.subarray(0, 4)], [0x01, 0x02, 0x00, 0x00]);
   const decoder = new FrameDecoder();
-  const out = [...framesOf(decoder, bytes)];
+  const out = framesOf(decoder, bytes);
   assert.equal(decoder.order, "le");
   assert.deepEqual(out.map((f) => f.payload.length), [489]);
 });
@@ -203,15 +203,15 @@ Deno.test("FrameDecoder honours an order given in its options", () => {
   const decoder = new FrameDecoder({ order: "le" });
   assert.equal(decoder.order, "le");
   const bytes = encodeFrame(frame(3, "z".repeat(258 - 24)), "le");
-  assert.deepEqual([...framesOf(decoder, bytes)].map((f) => f.id), [3]);
+  assert.deepEqual(framesOf(decoder, bytes).map((f) => f.id), [3]);
 });
 
 Deno.test("FrameDecoder.push() buffers at most one frame", () => {
   const decoder = new FrameDecoder();
   const big = encodeFrame(frame(1, "x".repeat(1000)));
-  [...framesOf(decoder, big.subarray(0, 1023))];
+  framesOf(decoder, big.subarray(0, 1023));
   assert.equal(decoder.buffered, 1023);
-  const out = [...framesOf(decoder, concat(big.subarray(1023), big.subarray(0, 5)))];
+  const out = framesOf(decoder, concat(big.subarray(1023), big.subarray(0, 5)));
   assert.equal(out.length, 1);
   assert.equal(decoder.buffered, 5);
 });
@@ -223,7 +223,7 @@ Deno.test("FrameDecoder.push() reads names alike before and after its name cache
   const got = [...framesOf(decoder, concat(...frames)), ...framesOf(decoder, frames[0]!)];
   assert.deepEqual(got.map((f) => [f.src, f.dst]), [...names, ["alice", "bob"]]);
   assert.throws(
-    () => [...framesOf(decoder, encodeFrame({ ...frame(9), src: "a b" }))],
+    () => framesOf(decoder, encodeFrame({ ...frame(9), src: "a b" })),
     (e: unknown) => e instanceof FrameError && e.code === "400",
   );
 });
