@@ -15,7 +15,13 @@
  */
 import { parseArgs } from "node:util";
 import { ServerCore } from "../../core/server_core.ts";
-import { FrameDecoder, FrameType, writeFrame } from "../../protocol/mod.ts";
+import {
+  concatBytes,
+  encodeFrame,
+  type Frame,
+  FrameDecoder,
+  FrameType,
+} from "../../protocol/mod.ts";
 import { SqliteStore } from "../../store/sqlite_store.ts";
 
 const PAYLOAD = new Uint8Array(100).fill(0x78);
@@ -77,15 +83,8 @@ for (let conn = 0; conn < 2 * pairs; conn++) {
 core.commit(now);
 
 /** Frames one after another in a buffer of their own, as one read brings them. */
-function encode(frames: Parameters<typeof writeFrame>[1][]): Uint8Array {
-  const sizes = frames.map((f) => 24 + f.payload.length);
-  const bytes = new Uint8Array(sizes.reduce((a, b) => a + b, 0));
-  let at = 0;
-  frames.forEach((frame, i) => {
-    writeFrame(bytes.subarray(at, at + sizes[i]!), frame);
-    at += sizes[i]!;
-  });
-  return bytes;
+function encode(frames: Frame[]): Uint8Array {
+  return concatBytes(frames.map((frame) => encodeFrame(frame)));
 }
 
 // The reads of `rounds` rounds, each sender's window and then each receiver's acks, made once;
