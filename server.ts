@@ -8,7 +8,6 @@ import {
 import {
   Code,
   codePayload,
-  concatBytes,
   encodeFrame,
   FrameDecoder,
   FrameError,
@@ -261,7 +260,7 @@ class Server implements TinychatServer {
         this.#event(() => this.#core.authenticated(conn, result, Date.now()))
       ),
       outbox: {
-        send: (conn, bytes) => this.#conns.get(conn)?.send(bytes),
+        send: (conn, bytes, start, end) => this.#conns.get(conn)?.send(bytes, start, end),
         close: (conn) => this.#conns.get(conn)?.closeAfterFlush(),
       },
     });
@@ -646,12 +645,16 @@ interface ConnectionEvents {
 const sendChunks = new Slabs(64 * 1024);
 
 /**
- * The frames queued for one socket, and their bytes, up to a limit. A lone frame, what most turns
- * queue, is held without an array: the array is made for the second and kept while in use.
+ * The frames queued for one socket, and their bytes, up to a limit: pieces of buffers, each
+ * `bytes[start, end)`, so that frames forwarded as received need no view of their own. A piece that
+ * continues the last one in the same buffer (a sender's frames to one recipient, read together)
+ * extends it. The arrays are made at first use, and kept while they stay small.
  */
 class SendQueue {
-  #first: Uint8Array | undefined;
-  #more: Uint8Array[] | undefined;
+  #pieces: Uint8Array[] = [];
+  #starts: number[] = [];
+  #ends: number[] = [];
+  #count = 0;
   #bytes = 0;
   #max: number;
 
@@ -660,22 +663,31 @@ class SendQueue {
   }
 
   get empty(): boolean {
-    return this.#first === undefined;
+    return this.#count === 0;
   }
 
   /**
-   * Queues `bytes`; with `copy`, a view into a shared buffer (a read slab, or a slab the core or
-   * a join cut it from) gets its own copy, so that a peer that reads slowly pins only what waits
-   * for it, not buffers shared with others. False, and emptied, past the limit: the reader is too
-   * slow.
+   * Queues `bytes[start, end)`; with `copy`, bytes in a shared buffer (a read slab, or a slab the
+   * core or a join cut them from) get a copy of their own, so that a peer that reads slowly pins
+   * only what waits for it, not buffers shared with others. False, and emptied, past the limit:
+   * the reader is too slow.
    */
-  push(bytes: Uint8Array, copy: boolean): boolean {
-    if (copy && bytes.byteLength !== bytes.buffer.byteLength) bytes = bytes.slice();
-    if (this.#first === undefined) this.#first = bytes;
-    else if (this.#more === undefined) this.#more = [this.#first, bytes];
-    else if (this.#more.length === 0) this.#more.push(this.#first, bytes);
-    else this.#more.push(bytes);
-    this.#bytes += bytes.length;
+  push(bytes: Uint8Array, start: number, end: number, copy: boolean): boolean {
+    const n = this.#count;
+    if (copy && bytes.byteLength !== bytes.buffer.byteLength) {
+      bytes = bytes.slice(start, end);
+      start = 0;
+      end = bytes.length;
+    }
+    if (n > 0 && this.#pieces[n - 1] === bytes && this.#ends[n - 1] === start) {
+      this.#ends[n - 1] = end;
+    } else {
+      this.#pieces[n] = bytes;
+      this.#starts[n] = start;
+      this.#ends[n] = end;
+      this.#count = n + 1;
+    }
+    this.#bytes += end - start;
     if (this.#bytes <= this.#max) return true;
     this.clear();
     return false;
@@ -686,28 +698,38 @@ class SendQueue {
    * wait for the peer, the chunk has a buffer of its own, never a view into a shared one.
    */
   take(own = false): Uint8Array {
-    const more = this.#more;
-    const first = this.#first!;
     let chunk: Uint8Array;
-    if (more !== undefined && more.length > 0) {
-      chunk = own ? concatBytes(more, this.#bytes) : sendChunks.join(more, this.#bytes);
-    } else chunk = own && first.byteLength !== first.buffer.byteLength ? first.slice() : first;
-    this.#first = undefined;
-    this.#bytes = 0;
-    // The array is kept for the next turn, emptied; one that grew past 16 frames is let go.
-    if (more !== undefined) {
-      if (more.length > 16) this.#more = undefined;
-      else more.length = 0;
+    if (this.#count === 1) {
+      const bytes = this.#pieces[0]!, start = this.#starts[0]!, end = this.#ends[0]!;
+      if (own && bytes.byteLength !== bytes.buffer.byteLength) chunk = bytes.slice(start, end);
+      else chunk = start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end);
+    } else {
+      chunk = own ? new Uint8Array(this.#bytes) : sendChunks.alloc(this.#bytes);
+      let offset = 0;
+      for (let i = 0; i < this.#count; i++) {
+        const bytes = this.#pieces[i]!, start = this.#starts[i]!, end = this.#ends[i]!;
+        chunk.set(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end), offset);
+        offset += end - start;
+      }
     }
+    this.clear();
     return chunk;
   }
 
   clear(): void {
-    this.#first = undefined;
-    this.#more = undefined;
+    // The arrays are kept for the next turn, without what they held; ones that grew past 16
+    // pieces are let go.
+    if (this.#count > 16) {
+      this.#pieces = [];
+      this.#starts = [];
+      this.#ends = [];
+    } else this.#pieces.fill(NOTHING, 0, this.#count);
+    this.#count = 0;
     this.#bytes = 0;
   }
 }
+
+const NOTHING = new Uint8Array(0);
 
 /** One socket's writer: a queue drained by one pending write, coalescing small frames. */
 class Connection {
@@ -728,9 +750,10 @@ class Connection {
     this.#events = events;
   }
 
-  send(bytes: Uint8Array): void {
+  /** Queues `bytes[start, end)`. */
+  send(bytes: Uint8Array, start = 0, end = bytes.length): void {
     if (this.#closed || this.#closeRequested) return;
-    if (!this.#queue.push(bytes, this.#inFlight)) {
+    if (!this.#queue.push(bytes, start, end, this.#inFlight)) {
       this.#events.slow(this.id);
       this.#close();
       return;
@@ -839,9 +862,10 @@ class PolledConnection implements Sink {
     this.flush();
   }
 
-  send(bytes: Uint8Array): void {
+  /** Queues `bytes[start, end)`. */
+  send(bytes: Uint8Array, start = 0, end = bytes.length): void {
     if (this.#closed || this.#closing !== undefined) return;
-    if (!this.#queue.push(bytes, this.#blocked)) {
+    if (!this.#queue.push(bytes, start, end, this.#blocked)) {
       this.#events.slow(this.id);
       this.#close();
       return;
@@ -865,8 +889,7 @@ class PolledConnection implements Sink {
       }
       if (sent < chunk.length) {
         // The rest waits: its own bytes, not a view into a shared slab.
-        const rest = chunk.subarray(sent);
-        this.#queue.push(chunk.byteLength === chunk.buffer.byteLength ? rest : rest.slice(), false);
+        this.#queue.push(chunk, sent, chunk.length, true);
         this.#blocked = true;
         break;
       }

@@ -7,7 +7,6 @@
  */
 import {
   type ByteOrder,
-  decodeFrame,
   decodeTimed,
   encodeFrame,
   encodeHelloOptions,
@@ -15,6 +14,7 @@ import {
   FrameDecoder,
   FrameType,
   readCode,
+  ReceivedFrame,
 } from "../protocol/mod.ts";
 import { MemoryFileStore } from "../store/file_store.ts";
 import { MemoryStore } from "../store/memory_store.ts";
@@ -66,8 +66,8 @@ export class RecordingOutbox implements CoreOutbox {
   sent: { conn: ConnId; bytes: Uint8Array }[] = [];
   closed: ConnId[] = [];
 
-  send(conn: ConnId, bytes: Uint8Array): void {
-    this.sent.push({ conn, bytes });
+  send(conn: ConnId, bytes: Uint8Array, start = 0, end = bytes.length): void {
+    this.sent.push({ conn, bytes: bytes.subarray(start, end) });
   }
 
   close(conn: ConnId): void {
@@ -143,7 +143,7 @@ export class CoreHarness {
   frame(conn: ConnId, frame: Frame, now = 0, order: ByteOrder = this.orderOf(conn)): Uint8Array {
     this.#orders.set(conn, order);
     const raw = encodeFrame(frame, order);
-    this.core.frame(conn, { ...decodeFrame(raw, order), raw }, order, now);
+    this.core.frame(conn, new ReceivedFrame(raw, 0, raw.length, order), order, now);
     return raw;
   }
 

@@ -105,7 +105,7 @@ export class LongMessages<S> {
    * A MSG arrived on `session`: the frame to handle now (the whole message when it ends one,
    * else `frame` itself), or undefined when there is none (dropped, or the connection refused).
    */
-  final<F extends Frame>(session: S, frame: F, now: number): F | undefined {
+  final<F extends Frame>(session: S, frame: F, now: number): F | Frame | undefined {
     const a = this.#open.get(session);
     if (a === undefined) return frame;
     if (!sameMessage(a, frame)) {
@@ -119,10 +119,9 @@ export class LongMessages<S> {
       this.#tooLong(session, a);
       return undefined;
     }
-    const payload = concatBytes([...a.pieces, frame.payload], size);
-    // No `raw`: the received bytes are only the last piece.
-    const { raw: _raw, ...rest } = frame as F & { raw?: Uint8Array };
-    return { ...rest, payload } as F;
+    // Not where the frame lies as received: those bytes are only the last piece.
+    const { type, id, src, dst } = frame;
+    return { type, id, src, dst, payload: concatBytes([...a.pieces, frame.payload], size) };
   }
 
   /** `session` is gone: drops its message in progress. */

@@ -11,7 +11,7 @@ import {
   FrameType,
   hashBytes,
   HEADER_SIZE,
-  isCodePayload,
+  isCodePayloadAt,
   linePages,
   MAX_PAYLOAD_SIZE,
   nameProblem,
@@ -50,10 +50,10 @@ export type ConnId = number;
 /** How the core acts on connections: the only way out besides the store. */
 export interface CoreOutbox {
   /**
-   * Queues `bytes` (one or more whole frames) for `conn`: often a view into a buffer shared with
-   * other frames, whose bytes are never written again.
+   * Queues `bytes[start, end)` (one or more whole frames) for `conn`: often in a buffer shared
+   * with other frames, whose bytes are never written again.
    */
-  send(conn: ConnId, bytes: Uint8Array): void;
+  send(conn: ConnId, bytes: Uint8Array, start?: number, end?: number): void;
   /** Closes `conn` after what was queued for it; the core has already forgotten it. */
   close(conn: ConnId, reason: string): void;
 }
@@ -119,11 +119,18 @@ export interface ServerCoreOptions {
   fileQuota?: number;
 }
 
-/** A frame as the core receives it, with its bytes as received when the I/O layer has them. */
-export interface InboundFrame extends Frame {
-  /** The frame's bytes in the sender's byte order, for forwarding unchanged. */
-  raw?: Uint8Array;
-}
+/**
+ * A frame as the core receives it, and where its bytes lie as received when the I/O layer has
+ * them: `bytes[at, at + size)`, in the sender's byte order, in a buffer never written again (for
+ * forwarding unchanged, without a view of their own).
+ */
+export type InboundFrame =
+  & Frame
+  & ({ readonly bytes?: undefined } | {
+    readonly bytes: Uint8Array;
+    readonly at: number;
+    readonly size: number;
+  });
 
 interface Session {
   conn: ConnId;
@@ -177,13 +184,28 @@ interface Pending {
   dst: string;
   id: number;
   payload: Uint8Array;
-  raw: Uint8Array | undefined;
-  rawOrder: ByteOrder;
   hash: number;
   receivedAt: number;
   deadline: number;
   to: Session;
   sent: boolean;
+}
+
+/** `frame` with bytes of its own: it lies in a read buffer that must not stay pinned. */
+function ownCopy(frame: InboundFrame): InboundFrame {
+  const { type, id, src, dst } = frame;
+  if (frame.bytes === undefined) return { type, id, src, dst, payload: frame.payload.slice() };
+  const bytes = frame.bytes.slice(frame.at, frame.at + frame.size);
+  return {
+    type,
+    id,
+    src,
+    dst,
+    payload: bytes.subarray(HEADER_SIZE),
+    bytes,
+    at: 0,
+    size: bytes.length,
+  };
 }
 
 /** The key of a sender's message: the sender's number and the messageId, exact as a double. */
@@ -418,10 +440,7 @@ export class ServerCore {
       if (s.backlogBytes > MAX_BACKLOG_BYTES) {
         return this.#reject(s, Code.BAD_REQUEST, frame.id, "too much sent before login", now);
       }
-      // Its own bytes: the frame is a view into a read buffer that must not stay pinned.
-      const raw = frame.raw?.slice();
-      const payload = raw?.subarray(raw.length - frame.payload.length) ?? frame.payload.slice();
-      s.backlog.push(raw === undefined ? { ...frame, payload } : { ...frame, raw, payload });
+      s.backlog.push(ownCopy(frame));
       return;
     }
     if (s.name === "") {
@@ -807,8 +826,6 @@ export class ServerCore {
       // Its own copy of the payload, kept until the ack: the frame is a view into a read
       // buffer, which must not stay pinned for seconds. The received bytes go out at once.
       payload: this.#slabs.copy(frame.payload),
-      raw: frame.raw,
-      rawOrder: s.order,
       hash,
       receivedAt: now,
       deadline: now + this.#ackTimeout,
@@ -818,8 +835,7 @@ export class ServerCore {
     this.#pending.set(key, p);
     to.pendingToMe++;
     if (to.draining) (to.held ??= []).push(p);
-    else this.#sendLive(p);
-    p.raw = undefined;
+    else this.#sendLive(p, frame, s.order);
   }
 
   /** The answer already given for a resent message, if it is one. */
@@ -845,11 +861,14 @@ export class ServerCore {
     return undefined;
   }
 
-  #sendLive(p: Pending): void {
+  /** Sends a live message; `received` in byte order `order` is it as it came, if it still is. */
+  #sendLive(p: Pending, received?: InboundFrame, order?: ByteOrder): void {
     p.sent = true;
     const to = p.to;
     if (to.timed || p.payload.length > MAX_PAYLOAD_SIZE) return this.#sendTimedOrLong(p);
-    if (p.raw !== undefined && p.rawOrder === to.order) return this.#outbox.send(to.conn, p.raw);
+    if (received?.bytes !== undefined && order === to.order) {
+      return this.#outbox.send(to.conn, received.bytes, received.at, received.at + received.size);
+    }
     this.#outbox.send(
       to.conn,
       this.#encode(
@@ -883,10 +902,12 @@ export class ServerCore {
       const sender = this.#byName.get(p.src);
       // B's ACK is byte for byte what A gets when it carries just the code in A's byte order.
       if (
-        sender !== undefined && frame.raw !== undefined && sender.order === s.order &&
-        isCodePayload(frame.payload, code)
+        sender !== undefined && frame.bytes !== undefined && sender.order === s.order &&
+        isCodePayloadAt(frame.bytes, frame.at + HEADER_SIZE, frame.at + frame.size, code)
       ) {
-        if (!sender.closed) this.#outbox.send(sender.conn, frame.raw);
+        if (!sender.closed) {
+          this.#outbox.send(sender.conn, frame.bytes, frame.at, frame.at + frame.size);
+        }
       } else if (sender !== undefined) this.#answerOn(sender, p.dst, p.id, code);
       if (this.#logDebug) {
         this.#log("debug", "delivered", { src: p.src, dst: p.dst, id: p.id, code });

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { encodeFrame, type Frame, FrameDecoder, FrameType, readCode } from "../protocol/mod.ts";
+import {
+  encodeFrame,
+  type Frame,
+  FrameDecoder,
+  FrameType,
+  readCode,
+  ReceivedFrame,
+} from "../protocol/mod.ts";
 import { MemoryStore } from "../store/memory_store.ts";
 import { type ConnId, ServerCore } from "./server_core.ts";
 
@@ -23,16 +30,17 @@ function makeCore(store = new CountingStore()) {
     store,
     ackTimeoutMs: 1000,
     outbox: {
-      send: (conn, bytes) => {
+      send: (conn, bytes, start, end) => {
         const list = sent.get(conn) ?? [];
-        new FrameDecoder({ order: "be" }).push(bytes, (f) => list.push(f));
+        new FrameDecoder({ order: "be" }).push(bytes.subarray(start, end), (f) => list.push(f));
         sent.set(conn, list);
       },
       close: () => {},
     },
   });
   const frame = (conn: ConnId, f: Frame, now: number) => {
-    core.frame(conn, { ...f, raw: encodeFrame(f) }, "be", now);
+    const bytes = encodeFrame(f);
+    core.frame(conn, new ReceivedFrame(bytes, 0, bytes.length, "be"), "be", now);
     core.commit(now);
   };
   const hello = (conn: ConnId, name: string, now: number) => {

@@ -1,5 +1,3 @@
-import { equalBytes } from "./bytes.ts";
-
 /**
  * Answer codes carried as ASCII in the payload of an ACK frame. Seed 000 defines "200" and "300";
  * the rest are tinychat's.
@@ -71,7 +69,19 @@ export function readCode(payload: Uint8Array): string {
 
 /** Whether `payload` is exactly `code`'s bytes (no NUL, nothing after): `readCode` without a string. */
 export function isCodePayload(payload: Uint8Array, code: string): boolean {
-  return payload.length === code.length && equalBytes(payload, codePayload(code));
+  return isCodePayloadAt(payload, 0, payload.length, code);
+}
+
+/** `isCodePayload` of `bytes[start, end)`, without a view of it. */
+export function isCodePayloadAt(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  code: string,
+): boolean {
+  if (end - start !== code.length) return false;
+  for (let i = 0; i < code.length; i++) if (bytes[start + i] !== code.charCodeAt(i)) return false;
+  return true;
 }
 
 const codeBytes = new Map<string, Uint8Array>();

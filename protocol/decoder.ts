@@ -5,6 +5,7 @@ import {
   detectByteOrder,
   type Frame,
   HEADER_SIZE,
+  ReceivedFrame,
 } from "./frame.ts";
 import { NameCache } from "./username.ts";
 
@@ -13,8 +14,9 @@ export interface FrameDecoderOptions {
   /** The peer's byte order; when absent, it is detected from the first frame. */
   order?: ByteOrder;
   /**
-   * Yield frames that lie whole in a chunk as views into it, without copying. The caller then
-   * hands each chunk over: it must not write to it again. Default false: every frame is a copy.
+   * Yield frames that lie whole in a chunk as `ReceivedFrame`s in it, without copying. The caller
+   * then hands each chunk over: it must not write to it again. Default false: every frame is a
+   * copy.
    */
   views?: boolean;
 }
@@ -64,7 +66,7 @@ export class FrameDecoder {
 
   /**
    * Feeds bytes; calls `onFrame` with each frame they complete, in order, each with its own copy
-   * of the bytes as `raw`. The frames before a malformed one are handed over first; then it
+   * of the bytes as `raw` (with `views`, a `ReceivedFrame` in the chunk). The frames before a malformed one are handed over first; then it
    * throws `FrameError`, and the decoder is unusable afterwards. (A callback, not a generator:
    * a generator's objects were a fifth of what the server allocated per message.)
    */
@@ -89,7 +91,7 @@ export class FrameDecoder {
         const raw = this.#pending;
         this.#pending = undefined;
         this.#filled = 0;
-        onFrame(this.#decode(raw));
+        onFrame(this.#views ? this.#received(raw, 0, raw.length) : this.#decode(raw));
         continue;
       }
       const size = this.#sizeAt(chunk, offset);
@@ -100,10 +102,8 @@ export class FrameDecoder {
         break;
       }
       offset += size;
-      const raw = this.#views
-        ? chunk.subarray(offset - size, offset)
-        : chunk.slice(offset - size, offset);
-      onFrame(this.#decode(raw));
+      if (this.#views) onFrame(this.#received(chunk, offset - size, size));
+      else onFrame(this.#decode(chunk.slice(offset - size, offset)));
     }
   }
 
@@ -122,16 +122,32 @@ export class FrameDecoder {
     return size;
   }
 
+  /** The frame that is all of `raw`, its own copy, as a plain object. */
   #decode(raw: Uint8Array): DecodedFrame {
-    const names = this.#decoded++ === 0 ? undefined : (this.#names ??= new NameCache());
-    const frame = decodeFrame(raw, this.#order, names) as DecodedFrame;
-    frame.raw = raw;
-    return frame;
+    const frame = decodeFrame(raw, this.#order, this.#nameCache());
+    return { ...frame, raw, bytes: raw, at: 0, size: raw.length };
+  }
+
+  /** The frame at `bytes[at, at + size)`, without a copy or a view. */
+  #received(bytes: Uint8Array, at: number, size: number): DecodedFrame {
+    return new ReceivedFrame(bytes, at, size, this.#order!, this.#nameCache());
+  }
+
+  /** None for the first frame: a connection that goes idle after its login never needs one. */
+  #nameCache(): NameCache | undefined {
+    return this.#decoded++ === 0 ? undefined : (this.#names ??= new NameCache());
   }
 }
 
-/** A decoded frame with the exact bytes it came in, for forwarding unchanged. */
+/**
+ * A decoded frame and the exact bytes it came in, for forwarding unchanged: `raw`, which is
+ * `bytes[at, at + size)` (a `ReceivedFrame` makes its views only when asked for them).
+ */
 export interface DecodedFrame extends Frame {
   /** The frame's bytes as received (in the sender's byte order). */
-  raw: Uint8Array;
+  readonly raw: Uint8Array;
+  /** The buffer the frame lies in, never written again; where it starts, and its length. */
+  readonly bytes: Uint8Array;
+  readonly at: number;
+  readonly size: number;
 }

@@ -101,36 +101,99 @@ export function decodeFrame(
   order: ByteOrder = "be",
   names?: NameCache,
 ): Frame {
-  if (bytes.length < HEADER_SIZE) {
-    throw new FrameError(
-      "400",
-      `Cannot decode frame: ${bytes.length} bytes is shorter than a header`,
-    );
+  const frame = { type: 0, id: 0, src: "", dst: "", payload: bytes };
+  readHeader(frame, bytes, 0, bytes.length, order, names);
+  frame.payload = bytes.subarray(HEADER_SIZE);
+  return frame;
+}
+
+/**
+ * A frame that lies in a buffer it was read into, `bytes[at, at + size)`, decoded without a copy
+ * or a view: its payload becomes a view into `bytes` when first asked for. A view costs as much as
+ * the rest of the decoding, and forwarding or acknowledging a frame rarely needs one.
+ *
+ * @example
+ * ```ts
+ * import { encodeFrame, ReceivedFrame } from "./frame.ts";
+ * const bytes = encodeFrame({ type: 1, id: 7, src: "bob", dst: "alice", payload: new Uint8Array(3) });
+ * const frame = new ReceivedFrame(bytes, 0, bytes.length, "be");
+ * frame.id; // 7
+ * frame.payload.length; // 3
+ * ```
+ */
+export class ReceivedFrame implements Frame {
+  type = 0;
+  id = 0;
+  src = "";
+  dst = "";
+  /** The buffer the frame lies in, never written again. */
+  readonly bytes: Uint8Array;
+  /** Where the frame starts in `bytes`, and its length with the header. */
+  readonly at: number;
+  readonly size: number;
+  #payload: Uint8Array | undefined;
+
+  /** Decodes the frame at `bytes[at, at + size)`; throws `FrameError` as `decodeFrame` does. */
+  constructor(bytes: Uint8Array, at: number, size: number, order: ByteOrder, names?: NameCache) {
+    this.bytes = bytes;
+    this.at = at;
+    this.size = size;
+    readHeader(this, bytes, at, size, order, names);
+  }
+
+  /** The payload: a view into `bytes`. */
+  get payload(): Uint8Array {
+    return this.#payload ??= this.bytes.subarray(this.at + HEADER_SIZE, this.at + this.size);
+  }
+
+  /** The frame's bytes as received: a view into `bytes`, or `bytes` itself when it is just the frame. */
+  get raw(): Uint8Array {
+    const { bytes, at, size } = this;
+    return at === 0 && size === bytes.length ? bytes : bytes.subarray(at, at + size);
+  }
+}
+
+/**
+ * Reads the header of the frame at `bytes[at, at + size)` into `frame`; throws `FrameError` for a
+ * malformed one.
+ */
+function readHeader(
+  frame: { type: number; id: number; src: string; dst: string },
+  bytes: Uint8Array,
+  at: number,
+  size: number,
+  order: ByteOrder,
+  names: NameCache | undefined,
+): void {
+  if (size < HEADER_SIZE) {
+    throw new FrameError("400", `Cannot decode frame: ${size} bytes is shorter than a header`);
   }
   // Read the header fields by hand: a DataView per frame costs more than the decoding itself.
   const little = order === "le";
-  const size = little ? bytes[0]! | (bytes[1]! << 8) : (bytes[0]! << 8) | bytes[1]!;
-  checkSize(size);
-  if (size !== bytes.length) {
-    throw new FrameError("400", `Cannot decode frame: length ${size} but ${bytes.length} bytes`);
+  const b = bytes;
+  const length = little ? b[at]! | (b[at + 1]! << 8) : (b[at]! << 8) | b[at + 1]!;
+  checkSize(length);
+  if (length !== size) {
+    throw new FrameError("400", `Cannot decode frame: length ${length} but ${size} bytes`);
   }
-  const type = little ? bytes[2]! | (bytes[3]! << 8) : (bytes[2]! << 8) | bytes[3]!;
+  const type = little ? b[at + 2]! | (b[at + 3]! << 8) : (b[at + 2]! << 8) | b[at + 3]!;
   const id = little
-    ? (bytes[4]! | (bytes[5]! << 8) | (bytes[6]! << 16) | (bytes[7]! << 24)) >>> 0
-    : ((bytes[4]! << 24) | (bytes[5]! << 16) | (bytes[6]! << 8) | bytes[7]!) >>> 0;
+    ? (b[at + 4]! | (b[at + 5]! << 8) | (b[at + 6]! << 16) | (b[at + 7]! << 24)) >>> 0
+    : ((b[at + 4]! << 24) | (b[at + 5]! << 16) | (b[at + 6]! << 8) | b[at + 7]!) >>> 0;
   if (!isKnownType(type)) {
     throw new FrameError("400", `Cannot decode frame: unknown type ${type}`, { id });
   }
-  let src: string, dst: string;
+  frame.type = type;
+  frame.id = id;
   try {
-    src = names === undefined ? readName(bytes, 8) : names.read(bytes, 8);
-    dst = names === undefined ? readName(bytes, 8 + NAME_SIZE) : names.read(bytes, 8 + NAME_SIZE);
+    const src = at + 8, dst = at + 8 + NAME_SIZE;
+    frame.src = names === undefined ? readName(b, src) : names.read(b, src);
+    frame.dst = names === undefined ? readName(b, dst) : names.read(b, dst);
   } catch (error) {
     // The header is whole: the answer can name the frame (a HELLO's answer carries its id).
     if (!(error instanceof FrameError)) throw error;
     throw new FrameError(error.code, error.message, { cause: error, id });
   }
-  return { type, id, src, dst, payload: bytes.subarray(HEADER_SIZE, size) };
 }
 
 /** Throws `FrameError` unless `size` is a valid frame length. */
