@@ -120,7 +120,11 @@ export class Rooms {
   /** Login catch-ups under way: room -> the last seq handed over. */
   #catchUps = new WeakMap<RoomSession, Map<string, number>>();
   /** Appends per conversation since its last trim, by its first name, then its second. */
-  #appends = new Map<string, Map<string, number>>();
+  #appends = new Map<string, Map<string, { appends: number }>>();
+  /** The counter `#counted` used last, and its conversation's two names. */
+  #last: { appends: number } | undefined;
+  #lastFirst = "";
+  #lastSecond = "";
   /** Conversations in `#appends` (a bound on its memory). */
   #countedConversations = 0;
   #toTrim = new Set<string>();
@@ -594,27 +598,44 @@ export class Rooms {
 
   /**
    * Counts an append to the conversation of `first` and `second` (in order; a room and ""); every
-   * `#trimEvery` appends it is due for a trim.
+   * `#trimEvery` appends it is due for a trim. The counter used last is at hand: a sender's
+   * messages to one recipient come in a row.
    */
   #counted(first: string, second: string): void {
     if (this.#keep === 0) return;
+    let counter = this.#last;
+    if (counter === undefined || first !== this.#lastFirst || second !== this.#lastSecond) {
+      counter = this.#counter(first, second);
+      if (counter === undefined) return;
+    }
+    if (++counter.appends < this.#trimEvery) return;
+    this.#appends.get(first)?.delete(second);
+    this.#last = undefined;
+    this.#toTrim.add(second === "" ? first : conversationOf(first, second));
+  }
+
+  /** The append counter of a conversation, made at its first append; none when the table was full. */
+  #counter(first: string, second: string): { appends: number } | undefined {
+    this.#last = undefined;
     let of = this.#appends.get(first);
     if (of === undefined) {
       of = new Map();
       this.#appends.set(first, of);
     }
-    const n = (of.get(second) ?? 0) + 1;
-    if (n < this.#trimEvery) {
-      if (n === 1 && ++this.#countedConversations > MAX_COUNTED) {
+    let counter = of.get(second);
+    if (counter === undefined) {
+      if (++this.#countedConversations > MAX_COUNTED) {
         this.#appends.clear();
         this.#countedConversations = 0;
-        return;
+        return undefined;
       }
-      of.set(second, n);
-      return;
+      counter = { appends: 0 };
+      of.set(second, counter);
     }
-    of.delete(second);
-    this.#toTrim.add(second === "" ? first : conversationOf(first, second));
+    this.#last = counter;
+    this.#lastFirst = first;
+    this.#lastSecond = second;
+    return counter;
   }
 }
 
