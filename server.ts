@@ -644,17 +644,22 @@ interface ConnectionEvents {
 /** Where the chunks of several frames joined for one write are cut from. */
 const sendChunks = new Slabs(64 * 1024);
 
+/** Bytes queued for a socket: `bytes[start, end)`. */
+interface Piece {
+  bytes: Uint8Array;
+  start: number;
+  end: number;
+}
+
 /**
- * The frames queued for one socket, and their bytes, up to a limit: pieces of buffers, each
- * `bytes[start, end)`, so that frames forwarded as received need no view of their own. A piece that
- * continues the last one in the same buffer (a sender's frames to one recipient, read together)
- * extends it. The arrays are made at first use, and kept while they stay small.
+ * The frames queued for one socket, and their bytes, up to a limit: pieces of buffers, so that
+ * frames forwarded as received need no view of their own. A piece that continues the last one in
+ * the same buffer (a sender's frames to one recipient, read together) extends it: most turns
+ * queue one piece, held without an array; the array is made for a second one and kept while in use.
  */
 class SendQueue {
-  #pieces: Uint8Array[] = [];
-  #starts: number[] = [];
-  #ends: number[] = [];
-  #count = 0;
+  #last: Piece | undefined;
+  #earlier: Piece[] | undefined;
   #bytes = 0;
   #max: number;
 
@@ -663,7 +668,7 @@ class SendQueue {
   }
 
   get empty(): boolean {
-    return this.#count === 0;
+    return this.#last === undefined;
   }
 
   /**
@@ -673,19 +678,16 @@ class SendQueue {
    * the reader is too slow.
    */
   push(bytes: Uint8Array, start: number, end: number, copy: boolean): boolean {
-    const n = this.#count;
     if (copy && bytes.byteLength !== bytes.buffer.byteLength) {
       bytes = bytes.slice(start, end);
       start = 0;
       end = bytes.length;
     }
-    if (n > 0 && this.#pieces[n - 1] === bytes && this.#ends[n - 1] === start) {
-      this.#ends[n - 1] = end;
-    } else {
-      this.#pieces[n] = bytes;
-      this.#starts[n] = start;
-      this.#ends[n] = end;
-      this.#count = n + 1;
+    const last = this.#last;
+    if (last !== undefined && last.bytes === bytes && last.end === start) last.end = end;
+    else {
+      if (last !== undefined) (this.#earlier ??= []).push(last);
+      this.#last = { bytes, start, end };
     }
     this.#bytes += end - start;
     if (this.#bytes <= this.#max) return true;
@@ -698,16 +700,18 @@ class SendQueue {
    * wait for the peer, the chunk has a buffer of its own, never a view into a shared one.
    */
   take(own = false): Uint8Array {
+    const last = this.#last!;
+    const earlier = this.#earlier;
     let chunk: Uint8Array;
-    if (this.#count === 1) {
-      const bytes = this.#pieces[0]!, start = this.#starts[0]!, end = this.#ends[0]!;
+    if (earlier === undefined || earlier.length === 0) {
+      const { bytes, start, end } = last;
       if (own && bytes.byteLength !== bytes.buffer.byteLength) chunk = bytes.slice(start, end);
       else chunk = start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end);
     } else {
       chunk = own ? new Uint8Array(this.#bytes) : sendChunks.alloc(this.#bytes);
+      earlier.push(last);
       let offset = 0;
-      for (let i = 0; i < this.#count; i++) {
-        const bytes = this.#pieces[i]!, start = this.#starts[i]!, end = this.#ends[i]!;
+      for (const { bytes, start, end } of earlier) {
         chunk.set(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end), offset);
         offset += end - start;
       }
@@ -717,19 +721,16 @@ class SendQueue {
   }
 
   clear(): void {
-    // The arrays are kept for the next turn, without what they held; ones that grew past 16
-    // pieces are let go.
-    if (this.#count > 16) {
-      this.#pieces = [];
-      this.#starts = [];
-      this.#ends = [];
-    } else this.#pieces.fill(NOTHING, 0, this.#count);
-    this.#count = 0;
+    this.#last = undefined;
     this.#bytes = 0;
+    // The array is kept for the next turn, emptied; one that grew past 16 pieces is let go.
+    const earlier = this.#earlier;
+    if (earlier !== undefined) {
+      if (earlier.length > 16) this.#earlier = undefined;
+      else earlier.length = 0;
+    }
   }
 }
-
-const NOTHING = new Uint8Array(0);
 
 /** One socket's writer: a queue drained by one pending write, coalescing small frames. */
 class Connection {

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# A yardstick, not part of tinychat: two versions of the server at once, for A/B work on cost per
+# message (docs/PERFORMANCE.md). Both servers run on core 0 at the same time, each with its own
+# C load generator (../shared/perf/loadgen.c) on core 1. The scheduler gives each busy server
+# half of the core, so the ratio of their rates is the ratio of their costs, and the machine's
+# noise (±25-40% between runs of one server here) hits both alike: A against A comes out
+# within ±2%. Each round runs the pair twice, in both orders.
+#
+#   scripts/perf/duel.sh [-w "P W"] [-r ROUNDS] [-s SECS] TREE_A TREE_B
+#
+# TREE_A and TREE_B are checkouts of tinychat (git worktree add /tmp/a <commit>). Prints each
+# run's rates and B/A, then the median B/A.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+workload="10 16"
+rounds=2
+secs=5
+usage() {
+  echo "usage: duel.sh [-w \"P W\"] [-r ROUNDS] [-s SECS] TREE_A TREE_B" >&2
+  exit 2
+}
+while getopts "w:r:s:" opt; do
+  case $opt in
+    w) workload=$OPTARG ;;
+    r) rounds=$OPTARG ;;
+    s) secs=$OPTARG ;;
+    *) usage ;;
+  esac
+done
+shift $((OPTIND - 1))
+[ $# -eq 2 ] || usage
+read -r pairs window <<<"$workload"
+a=$(cd "$1" && pwd)
+b=$(cd "$2" && pwd)
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+gcc -O2 -o "$work/loadgen" "$here/../../../shared/perf/loadgen.c"
+
+# Starts the server of tree $1 on port $2, data in $3; waits for its listening socket.
+start() {
+  (cd "$1" && exec taskset -c 0 deno run --allow-all --v8-flags=--max-semi-space-size=4 mod.ts \
+    serve --host 127.0.0.1 --port "$2" --data "$3" --log-level warn >/dev/null 2>&1) &
+  for _ in $(seq 200); do
+    ss -ltn "sport = :$2" | grep -q LISTEN && return
+    sleep 0.05
+  done
+  echo "duel.sh: the server of $1 did not start" >&2
+  exit 1
+}
+
+# One run: $1 and $2 at once; prints "rate_1 rate_2".
+run() {
+  local pa=$((20000 + RANDOM % 20000)) pb
+  pb=$((pa + 1))
+  mkdir -p "$work/a" "$work/b"
+  start "$1" "$pa" "$work/a"
+  start "$2" "$pb" "$work/b"
+  taskset -c 1 "$work/loadgen" -m tinychat -p "$pa" -P "$pairs" -w "$window" -t "$secs" -q \
+    >"$work/out.a" &
+  local first=$!
+  taskset -c 1 "$work/loadgen" -m tinychat -p "$pb" -P "$pairs" -w "$window" -t "$secs" -q \
+    >"$work/out.b"
+  wait "$first"
+  fuser -k -INT "$pa/tcp" "$pb/tcp" >/dev/null 2>&1 || true
+  sleep 0.5
+  fuser -k -9 "$pa/tcp" "$pb/tcp" >/dev/null 2>&1 || true
+  rm -rf "$work/a" "$work/b"
+  echo "$(grep -o ' rate=[0-9]*' "$work/out.a" | head -1 | cut -d= -f2)" \
+    "$(grep -o ' rate=[0-9]*' "$work/out.b" | head -1 | cut -d= -f2)"
+}
+
+ratios=()
+for _ in $(seq "$rounds"); do
+  read -r ra rb <<<"$(run "$a" "$b")"
+  ratios+=("$(awk "BEGIN { printf \"%.3f\", $rb / $ra }")")
+  echo "${pairs}x$window A=$ra B=$rb B/A=${ratios[-1]}"
+  read -r rb ra <<<"$(run "$b" "$a")"
+  ratios+=("$(awk "BEGIN { printf \"%.3f\", $rb / $ra }")")
+  echo "${pairs}x$window B=$rb A=$ra B/A=${ratios[-1]}"
+done
+printf '%s\n' "${ratios[@]}" | sort -n | awk '{ r[NR] = $1 } END { print "median B/A " r[int((NR + 1) / 2)] }'
