@@ -644,6 +644,11 @@ interface ConnectionEvents {
 /** Where the chunks of several frames joined for one write are cut from. */
 const sendChunks = new Slabs(64 * 1024);
 
+/** Whether `bytes` is a view into a buffer that holds more than it: a slab, shared with others. */
+function isShared(bytes: Uint8Array): boolean {
+  return bytes.byteLength !== bytes.buffer.byteLength;
+}
+
 /** Bytes queued for a socket: `bytes[start, end)`. */
 interface Piece {
   bytes: Uint8Array;
@@ -678,7 +683,7 @@ class SendQueue {
    * the reader is too slow.
    */
   push(bytes: Uint8Array, start: number, end: number, copy: boolean): boolean {
-    if (copy && bytes.byteLength !== bytes.buffer.byteLength) {
+    if (copy && isShared(bytes)) {
       bytes = bytes.slice(start, end);
       start = 0;
       end = bytes.length;
@@ -705,7 +710,7 @@ class SendQueue {
     let chunk: Uint8Array;
     if (earlier === undefined || earlier.length === 0) {
       const { bytes, start, end } = last;
-      if (own && bytes.byteLength !== bytes.buffer.byteLength) chunk = bytes.slice(start, end);
+      if (own && isShared(bytes)) chunk = bytes.slice(start, end);
       else chunk = start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end);
     } else {
       chunk = own ? new Uint8Array(this.#bytes) : sendChunks.alloc(this.#bytes);

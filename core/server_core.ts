@@ -11,7 +11,7 @@ import {
   FrameType,
   hashBytes,
   HEADER_SIZE,
-  isCodePayloadAt,
+  isCodePayload,
   linePages,
   MAX_PAYLOAD_SIZE,
   nameProblem,
@@ -903,7 +903,7 @@ export class ServerCore {
       // B's ACK is byte for byte what A gets when it carries just the code in A's byte order.
       if (
         sender !== undefined && frame.bytes !== undefined && sender.order === s.order &&
-        isCodePayloadAt(frame.bytes, frame.at + HEADER_SIZE, frame.at + frame.size, code)
+        isCodePayload(frame.bytes, code, frame.at + HEADER_SIZE, frame.at + frame.size)
       ) {
         if (!sender.closed) {
           this.#outbox.send(sender.conn, frame.bytes, frame.at, frame.at + frame.size);

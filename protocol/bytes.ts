@@ -11,17 +11,13 @@
 export function concatBytes(parts: readonly Uint8Array[], total?: number): Uint8Array {
   let size = total ?? 0;
   if (total === undefined) { for (const part of parts) size += part.length; }
-  return joinInto(new Uint8Array(size), parts);
-}
-
-/** Writes `parts` one after another into `target` (exactly their summed length) and returns it. */
-export function joinInto(target: Uint8Array, parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(size);
   let offset = 0;
   for (const part of parts) {
-    target.set(part, offset);
+    out.set(part, offset);
     offset += part.length;
   }
-  return target;
+  return out;
 }
 
 /**

@@ -67,17 +67,15 @@ export function readCode(payload: Uint8Array): string {
   return code;
 }
 
-/** Whether `payload` is exactly `code`'s bytes (no NUL, nothing after): `readCode` without a string. */
-export function isCodePayload(payload: Uint8Array, code: string): boolean {
-  return isCodePayloadAt(payload, 0, payload.length, code);
-}
-
-/** `isCodePayload` of `bytes[start, end)`, without a view of it. */
-export function isCodePayloadAt(
+/**
+ * Whether the payload `bytes[start, end)` (all of `bytes` by default: a range needs no view) is
+ * exactly `code`'s bytes, no NUL, nothing after: `readCode` without a string.
+ */
+export function isCodePayload(
   bytes: Uint8Array,
-  start: number,
-  end: number,
   code: string,
+  start = 0,
+  end = bytes.length,
 ): boolean {
   if (end - start !== code.length) return false;
   for (let i = 0; i < code.length; i++) if (bytes[start + i] !== code.charCodeAt(i)) return false;

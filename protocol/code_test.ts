@@ -24,6 +24,9 @@ Deno.test("isCodePayload() is true only for exactly the code's bytes", () => {
   assert.equal(isCodePayload(ascii("200\0"), "200"), false);
   assert.equal(isCodePayload(ascii("20"), "200"), false);
   assert.equal(isCodePayload(new Uint8Array(), ""), true);
+  // A payload inside a frame's bytes, by its range.
+  assert.equal(isCodePayload(ascii("xx200y"), "200", 2, 5), true);
+  assert.equal(isCodePayload(ascii("xx200y"), "200", 2, 6), false);
 });
 
 Deno.test("codePayload() gives the ASCII bytes of a code", () => {

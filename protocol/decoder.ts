@@ -24,8 +24,8 @@ export interface FrameDecoderOptions {
 /**
  * An incremental, push-based frame decoder for one connection. `push(chunk, onFrame)` hands over
  * the whole frames the chunk completes and keeps any partial frame; it never holds more than one
- * maximum frame of its own. Each frame owns a copy of its bytes (`raw`), so chunks may be reused
- * by the caller, unless the decoder was made with `views: true`.
+ * maximum frame of its own. Each frame owns a copy of its bytes, so chunks may be reused by the
+ * caller, unless the decoder was made with `views: true`.
  *
  * @example
  * ```ts
@@ -66,9 +66,10 @@ export class FrameDecoder {
 
   /**
    * Feeds bytes; calls `onFrame` with each frame they complete, in order, each with its own copy
-   * of the bytes as `raw` (with `views`, a `ReceivedFrame` in the chunk). The frames before a malformed one are handed over first; then it
-   * throws `FrameError`, and the decoder is unusable afterwards. (A callback, not a generator:
-   * a generator's objects were a fifth of what the server allocated per message.)
+   * of its bytes (with `views`, a `ReceivedFrame` in the chunk). The frames before a malformed
+   * one are handed over first; then it throws `FrameError`, and the decoder is unusable
+   * afterwards. (A callback, not a generator: a generator's objects were a fifth of what the
+   * server allocated per message.)
    */
   push(chunk: Uint8Array, onFrame: (frame: DecodedFrame) => void): void {
     let offset = 0;
@@ -125,7 +126,7 @@ export class FrameDecoder {
   /** The frame that is all of `raw`, its own copy, as a plain object. */
   #decode(raw: Uint8Array): DecodedFrame {
     const frame = decodeFrame(raw, this.#order, this.#nameCache());
-    return { ...frame, raw, bytes: raw, at: 0, size: raw.length };
+    return { ...frame, bytes: raw, at: 0, size: raw.length };
   }
 
   /** The frame at `bytes[at, at + size)`, without a copy or a view. */
@@ -140,12 +141,10 @@ export class FrameDecoder {
 }
 
 /**
- * A decoded frame and the exact bytes it came in, for forwarding unchanged: `raw`, which is
- * `bytes[at, at + size)` (a `ReceivedFrame` makes its views only when asked for them).
+ * A decoded frame and where the exact bytes it came in lie, for forwarding unchanged:
+ * `bytes[at, at + size)`, in the sender's byte order.
  */
 export interface DecodedFrame extends Frame {
-  /** The frame's bytes as received (in the sender's byte order). */
-  readonly raw: Uint8Array;
   /** The buffer the frame lies in, never written again; where it starts, and its length. */
   readonly bytes: Uint8Array;
   readonly at: number;

@@ -69,8 +69,8 @@ Deno.test("FrameDecoder.push() on random and mutated input yields valid frames o
         const size = 1 + Math.floor(next() * 80);
         decoder.push(bytes.subarray(offset, offset + size), (frame) => {
           frames++;
-          assert.ok(frame.raw.length >= HEADER_SIZE && frame.raw.length <= MAX_FRAME_SIZE);
-          assert.equal(frame.payload.length, frame.raw.length - HEADER_SIZE);
+          assert.ok(frame.size >= HEADER_SIZE && frame.size <= MAX_FRAME_SIZE);
+          assert.equal(frame.payload.length, frame.size - HEADER_SIZE);
           assert.ok(frame.type >= 0 && frame.type <= 15, `type ${frame.type}`);
         });
         assert.ok(decoder.buffered < MAX_FRAME_SIZE, `holds ${decoder.buffered} bytes`);

@@ -145,12 +145,6 @@ export class ReceivedFrame implements Frame {
   get payload(): Uint8Array {
     return this.#payload ??= this.bytes.subarray(this.at + HEADER_SIZE, this.at + this.size);
   }
-
-  /** The frame's bytes as received: a view into `bytes`, or `bytes` itself when it is just the frame. */
-  get raw(): Uint8Array {
-    const { bytes, at, size } = this;
-    return at === 0 && size === bytes.length ? bytes : bytes.subarray(at, at + size);
-  }
 }
 
 /**

@@ -10,8 +10,6 @@
  * @module
  */
 
-import { joinInto } from "./bytes.ts";
-
 /** Bytes of one slab, by default. */
 export const SLAB_BYTES = 4096;
 
@@ -60,10 +58,5 @@ export class Slabs {
     const out = this.alloc(bytes.length);
     out.set(bytes);
     return out;
-  }
-
-  /** `parts` joined into one buffer; `total` is their summed length. */
-  join(parts: readonly Uint8Array[], total: number): Uint8Array {
-    return joinInto(this.alloc(total), parts);
   }
 }

@@ -46,13 +46,3 @@ Deno.test("Slabs: a buffer longer than the shared limit gets one of its own", ()
   assert.equal(new Slabs(64, 16).alloc(17).buffer.byteLength, 17);
   assert.throws(() => new Slabs(64, 100), RangeError);
 });
-
-Deno.test("Slabs: join puts the parts one after another", () => {
-  const slabs = new Slabs();
-  const parts = [new Uint8Array([1, 2]), new Uint8Array(0), new Uint8Array([3])];
-  assert.deepEqual([...slabs.join(parts, 3)], [1, 2, 3]);
-  const big = slabs.join([new Uint8Array(600).fill(4), new Uint8Array([5])], 601);
-  assert.equal(big.buffer.byteLength, 601);
-  assert.equal(big[599], 4);
-  assert.equal(big[600], 5);
-});
