@@ -77,6 +77,15 @@ export class HistoryBlockWriter {
   #lastAt = 0;
   /** Names' UTF-8 bytes, kept from block to block (the same people write most of them). */
   #encoded = new Map<string, Uint8Array>();
+  /**
+   * The (src, dst) pair added last, its name indexes, and its entries not yet in `#pairs`: a
+   * sender's messages to one recipient come in a row, so most adds look nothing up.
+   */
+  #lastSrc = "";
+  #lastDst = "";
+  #lastSrcIndex = 0;
+  #lastDstIndex = 0;
+  #lastCount = 0;
 
   /** Entries waiting. */
   get count(): number {
@@ -95,25 +104,30 @@ export class HistoryBlockWriter {
     }
     const need = RECORD_HEADER + payload.length;
     if (this.#used + need > this.#buf.length) this.#grow(this.#used + need);
+    if (this.#lastCount === 0 || src !== this.#lastSrc || dst !== this.#lastDst) {
+      this.#settlePair();
+      this.#lastSrcIndex = this.#name(src);
+      this.#lastDstIndex = this.#name(dst);
+      this.#lastSrc = src;
+      this.#lastDst = dst;
+    }
     const at = this.#used;
     const view = this.#view;
     view.setFloat64(at, sentAt, false);
     view.setUint32(at + 8, id >>> 0, false);
-    const srcIndex = this.#name(src);
-    const dstIndex = this.#name(dst);
-    view.setUint16(at + 12, srcIndex, false);
-    view.setUint16(at + 14, dstIndex, false);
+    view.setUint16(at + 12, this.#lastSrcIndex, false);
+    view.setUint16(at + 14, this.#lastDstIndex, false);
     view.setUint32(at + 16, payload.length, false);
     this.#buf.set(payload, at + RECORD_HEADER);
     this.#used = at + need;
-    const pair = srcIndex * 65536 + dstIndex;
-    this.#pairs.set(pair, (this.#pairs.get(pair) ?? 0) + 1);
+    this.#lastCount++;
     this.#count++;
     if (sentAt > this.#lastAt) this.#lastAt = sentAt;
   }
 
   /** The block of the entries added since the last take, and a fresh start. */
   take(): FinishedBlock {
+    this.#settlePair();
     const list = [...this.#names.keys()];
     const convs = new Map<string, number>();
     for (const [pair, n] of this.#pairs) {
@@ -157,11 +171,20 @@ export class HistoryBlockWriter {
     this.#lastAt = 0;
     this.#names.clear();
     this.#pairs.clear();
+    this.#lastCount = 0;
     // A long message made the buffer grow: do not keep megabytes for good.
     if (this.#buf.length > 4 * BLOCK_TARGET_BYTES) {
       this.#buf = new Uint8Array(BLOCK_TARGET_BYTES + 4096);
       this.#view = new DataView(this.#buf.buffer);
     }
+  }
+
+  /** Moves the last pair's entries into `#pairs`. */
+  #settlePair(): void {
+    if (this.#lastCount === 0) return;
+    const pair = this.#lastSrcIndex * 65536 + this.#lastDstIndex;
+    this.#pairs.set(pair, (this.#pairs.get(pair) ?? 0) + this.#lastCount);
+    this.#lastCount = 0;
   }
 
   #bytesOf(name: string): Uint8Array {

@@ -37,6 +37,33 @@ Deno.test("HistoryBlockWriter.take() gives a block decodeHistoryBlock() reads ba
   );
 });
 
+Deno.test("HistoryBlockWriter counts each conversation over runs of one pair, and names anew per block", () => {
+  const w = new HistoryBlockWriter();
+  for (let i = 0; i < 3; i++) w.add("alice", "bob", i, i, text("ab"));
+  for (let i = 0; i < 2; i++) w.add("carol", "alice", i, i, text("ca"));
+  w.add("bob", "alice", 9, 9, text("ba"));
+  w.add("alice", "bob", 3, 3, text("ab"));
+  const first = w.take();
+  assert.deepEqual([...first.convs].sort(), [["alice\nbob", 5], ["alice\ncarol", 2]]);
+  const pairs = (block: Uint8Array) =>
+    decodeHistoryBlock(block, 1).map((e) => `${e.src}>${e.dst}:${e.id}`);
+  assert.deepEqual(pairs(blockBytes(first)), [
+    "alice>bob:0",
+    "alice>bob:1",
+    "alice>bob:2",
+    "carol>alice:0",
+    "carol>alice:1",
+    "bob>alice:9",
+    "alice>bob:3",
+  ]);
+  // The next block starts with the pair added last: its names go into this block's table.
+  w.add("alice", "bob", 4, 4, text("ab"));
+  w.add("dave", "bob", 1, 1, text("db"));
+  const second = w.take();
+  assert.deepEqual([...second.convs].sort(), [["alice\nbob", 1], ["bob\ndave", 1]]);
+  assert.deepEqual(pairs(blockBytes(second)), ["alice>bob:4", "dave>bob:1"]);
+});
+
 Deno.test("HistoryBlockWriter.full turns true at BLOCK_MAX_ENTRIES entries or BLOCK_TARGET_BYTES", () => {
   const w = new HistoryBlockWriter();
   for (let i = 0; i < BLOCK_MAX_ENTRIES - 1; i++) w.add("a", "b", i, i, new Uint8Array(1));
