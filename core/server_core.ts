@@ -174,6 +174,18 @@ interface Session {
   rate: TokenBucket | undefined;
   /** When its last "429" was logged (one line a second at most). */
   limitedLogAt: number;
+  /** `#uid(name)` once bound, else 0. */
+  uid: number;
+  /**
+   * The recipient of its last direct message, known to be a user while `#forgotten` was
+   * `toForgotten`, and that user's session then (a sender writes to one partner in a row).
+   */
+  toName: string;
+  to: Session | undefined;
+  toForgotten: number;
+  /** The sender of the last message it acknowledged, and that sender's `#uid`. */
+  ackName: string;
+  ackUid: number;
 }
 
 /** A live message awaiting its recipient's ACK. */
@@ -188,6 +200,8 @@ interface Pending {
   receivedAt: number;
   deadline: number;
   to: Session;
+  /** The sender's session then (a later one is `#byName`'s once this one is closed). */
+  from: Session;
   sent: boolean;
 }
 
@@ -285,6 +299,8 @@ export class ServerCore {
   #sessions = new Map<ConnId, Session>();
   #byName = new Map<string, Session>();
   #users: Set<string>;
+  /** Names taken out of `#users` so far: a session's cached recipient is known while unchanged. */
+  #forgotten = 0;
   #counts: Map<string, number>;
   #owed: Map<string, number>;
   /** Live messages awaiting an ack, in deadline order (the timeout is constant). */
@@ -423,6 +439,12 @@ export class ServerCore {
       pingedAt: 0,
       rate: undefined,
       limitedLogAt: -Infinity,
+      uid: 0,
+      toName: "",
+      to: undefined,
+      toForgotten: 0,
+      ackName: "",
+      ackUid: 0,
     });
     this.#log("info", "connect", { conn, peer, at: now });
   }
@@ -649,7 +671,7 @@ export class ServerCore {
       s.backlog = undefined;
       for (const f of backlog) this.frame(s.conn, f, s.order, now);
     }, () => {
-      if (!known) this.#users.delete(src);
+      if (!known) this.#forgetUser(src);
       this.#reject(s, Code.SERVER_ERROR, id, "could not record the login", now);
     });
   }
@@ -706,6 +728,12 @@ export class ServerCore {
     }
   }
 
+  /** A login that added `name` to the users failed: it is not one. */
+  #forgetUser(name: string): void {
+    this.#users.delete(name);
+    this.#forgotten++;
+  }
+
   /** Whether `name` got an account from the operator while we ran: it is a known user then. */
   #invited(name: string): boolean {
     if (this.#store.account(name) === undefined) return false;
@@ -758,6 +786,7 @@ export class ServerCore {
       return false;
     }
     s.name = name;
+    s.uid = this.#uid(name);
     s.legacy = legacy;
     s.draining = true;
     this.#byName.set(name, s);
@@ -766,7 +795,7 @@ export class ServerCore {
     if (legacy) {
       this.#recent.delete(name);
       this.#defer(() => this.#startDrain(s, now), () => {
-        if (!known) this.#users.delete(name);
+        if (!known) this.#forgetUser(name);
         this.#drop(s, "store failed", now, true);
       });
     }
@@ -784,12 +813,22 @@ export class ServerCore {
       return this.#reject(s, Code.BAD_REQUEST, frame.id, "message without recipient", now);
     }
     if (dst.charCodeAt(0) === 0x23) return this.#rooms.message(s, frame, now);
-    if (!this.#users.has(dst) && !this.#invited(dst)) {
-      this.#answerOn(s, dst, frame.id, Code.UNKNOWN_USER);
-      this.#log("info", "unknown-recipient", { user: s.name, dst, id: frame.id });
-      return;
+    let to: Session | undefined;
+    if (dst === s.toName && s.toForgotten === this.#forgotten) {
+      // A session that is not closed is its name's in `#byName`.
+      to = s.to !== undefined && !s.to.closed ? s.to : this.#byName.get(dst);
+    } else {
+      if (!this.#users.has(dst) && !this.#invited(dst)) {
+        this.#answerOn(s, dst, frame.id, Code.UNKNOWN_USER);
+        this.#log("info", "unknown-recipient", { user: s.name, dst, id: frame.id });
+        return;
+      }
+      to = this.#byName.get(dst);
+      s.toName = dst;
+      s.toForgotten = this.#forgotten;
     }
-    const key = pendingKey(this.#uid(s.name), frame.id);
+    s.to = to;
+    const key = pendingKey(s.uid, frame.id);
     const hash = hashBytes(frame.payload);
     const inFlight = this.#pending.get(key);
     if (inFlight !== undefined) {
@@ -806,7 +845,6 @@ export class ServerCore {
       }
     }
     this.#rooms.direct(s.name, dst, frame.id, frame.payload, now);
-    const to = this.#byName.get(dst);
     if (to === undefined || inFlight !== undefined) {
       const message = {
         src: s.name,
@@ -830,6 +868,7 @@ export class ServerCore {
       receivedAt: now,
       deadline: now + this.#ackTimeout,
       to,
+      from: s,
       sent: false,
     };
     this.#pending.set(key, p);
@@ -891,15 +930,22 @@ export class ServerCore {
       return this.#reject(s, Code.FORBIDDEN, frame.id, `src ${frame.src} is not ${s.name}`, now);
     }
     if (frame.dst.charCodeAt(0) === 0x23) return this.#rooms.ack(s, frame.dst, frame.id);
-    const uid = this.#uids.get(frame.dst);
-    const p = uid === undefined ? undefined : this.#pending.get(pendingKey(uid, frame.id));
+    let uid = s.ackUid;
+    if (frame.dst !== s.ackName) {
+      uid = this.#uids.get(frame.dst) ?? 0;
+      if (uid !== 0) {
+        s.ackName = frame.dst;
+        s.ackUid = uid;
+      }
+    }
+    const p = uid === 0 ? undefined : this.#pending.get(pendingKey(uid, frame.id));
     if (p !== undefined && p.to === s) {
       this.#pending.delete(p.key);
       s.pendingToMe--;
       // Any ACK from the recipient means delivered: it cannot speak for the server ("300", …).
       const code = Code.DELIVERED;
       this.#remember(p.src, p.id, p.dst, p.hash, code);
-      const sender = this.#byName.get(p.src);
+      const sender = p.from.closed ? this.#byName.get(p.src) : p.from;
       // B's ACK is byte for byte what A gets when it carries just the code in A's byte order.
       if (
         sender !== undefined && frame.bytes !== undefined && sender.order === s.order &&

@@ -88,6 +88,33 @@ Deno.test("ServerCore.frame() forwards a message to an online recipient unchange
   assert.deepEqual(h.stored("bob"), []);
 });
 
+Deno.test("ServerCore.frame() follows a partner who logs out and in between messages, and a sender who reconnects", () => {
+  const h = new Harness();
+  h.login(1, "alice");
+  h.login(2, "bob");
+  h.msg(1, "alice", "bob", 1, "one", 0);
+  h.ack(2, "bob", "alice", 1, "200", 0);
+  assert.deepEqual(h.take(2), [MSG(1, "alice", "bob", "one")]);
+  assert.deepEqual(h.take(1), [ACK(1, "bob", "alice", "200")]);
+  h.logout(2, 1);
+  h.msg(1, "alice", "bob", 2, "two", 2);
+  h.core.commit(2);
+  assert.deepEqual(h.take(1), [ACK(2, "bob", "alice", "300")], "bob is offline: stored");
+  assert.deepEqual(h.login(3, "bob", 3), [OFFLINE(2, "alice", "bob", "two")]);
+  h.ack(3, "bob", "alice", 2, "200", 3);
+  h.core.commit(3);
+  h.msg(1, "alice", "bob", 3, "three", 4);
+  assert.deepEqual(h.take(3), [MSG(3, "alice", "bob", "three")], "live to bob's new session");
+  // alice reconnects while bob holds her message: his ACK reaches her new session.
+  h.logout(1, 5);
+  h.login(4, "alice", 5);
+  h.take(4);
+  h.ack(3, "bob", "alice", 3, "200", 6);
+  assert.deepEqual(h.take(4), [ACK(3, "bob", "alice", "200")]);
+  h.msg(4, "alice", "bob", 4, "four", 7);
+  assert.deepEqual(h.take(3), [MSG(4, "alice", "bob", "four")]);
+});
+
 Deno.test("ServerCore.frame() relays the recipient's ACK with the code up to its NUL", () => {
   const h = new Harness();
   h.login(1, "alice");
