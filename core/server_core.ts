@@ -27,6 +27,7 @@ import {
   type Verdict,
 } from "./login_gate.ts";
 import { AnswerWindow, ANY_PAYLOAD } from "./answer_window.ts";
+import { type PendingEntry, PendingTable } from "./pending_table.ts";
 import { TurnSummary } from "./turn_summary.ts";
 import { DEFAULT_MAX_MESSAGE, LongMessages } from "./long_messages.ts";
 import { Rooms } from "./rooms.ts";
@@ -189,9 +190,9 @@ interface Session {
 }
 
 /** A live message awaiting its recipient's ACK. */
-interface Pending {
-  /** `pendingKey(src, id)`. */
-  key: number;
+interface Pending extends PendingEntry<Pending> {
+  /** The sender's `#uid`. */
+  uid: number;
   src: string;
   dst: string;
   id: number;
@@ -220,11 +221,6 @@ function ownCopy(frame: InboundFrame): InboundFrame {
     at: 0,
     size: bytes.length,
   };
-}
-
-/** The key of a sender's message: the sender's number and the messageId, exact as a double. */
-function pendingKey(uid: number, id: number): number {
-  return uid * 0x1_0000_0000 + id;
 }
 
 interface ImplicitAck {
@@ -304,7 +300,7 @@ export class ServerCore {
   #counts: Map<string, number>;
   #owed: Map<string, number>;
   /** Live messages awaiting an ack, in deadline order (the timeout is constant). */
-  #pending = new Map<number, Pending>();
+  #pending = new PendingTable<Pending>();
   /** A number for each name seen, for the keys of `#pending`. */
   #uids = new Map<string, number>();
   /** Type-2 frames handed to legacy sessions, in deadline order. */
@@ -401,12 +397,7 @@ export class ServerCore {
   nextDeadline(): number | undefined {
     let next: number | undefined;
     // Asked after every event: no iterator when there is nothing to wait for.
-    if (this.#pending.size > 0) {
-      for (const p of this.#pending.values()) {
-        next = p.deadline;
-        break;
-      }
-    }
+    if (this.#pending.first !== undefined) next = this.#pending.first.deadline;
     if (this.#implicitAcks.size === 0) return next;
     for (const a of this.#implicitAcks.values()) {
       if (next === undefined || a.deadline < next) next = a.deadline;
@@ -545,9 +536,9 @@ export class ServerCore {
 
   /** Time passed: apply every deadline at or before `now`. */
   tick(now: number): void {
-    for (const p of this.#pending.values()) {
-      if (p.deadline > now) break;
+    for (let p = this.#pending.first; p !== undefined && p.deadline <= now;) {
       this.#expire(p, now);
+      p = this.#pending.first;
     }
     for (const a of this.#implicitAcks.values()) {
       if (a.deadline > now) break;
@@ -828,9 +819,8 @@ export class ServerCore {
       s.toForgotten = this.#forgotten;
     }
     s.to = to;
-    const key = pendingKey(s.uid, frame.id);
     const hash = hashBytes(frame.payload);
-    const inFlight = this.#pending.get(key);
+    const inFlight = this.#pending.get(s.uid, frame.id);
     if (inFlight !== undefined) {
       // A resend of a message still in flight: its answer is on its way.
       if (inFlight.dst === dst && equalBytes(inFlight.payload, frame.payload)) return;
@@ -857,7 +847,7 @@ export class ServerCore {
       return this.#storeMessage(message, now);
     }
     const p: Pending = {
-      key,
+      uid: s.uid,
       src: s.name,
       dst,
       id: frame.id,
@@ -870,8 +860,10 @@ export class ServerCore {
       to,
       from: s,
       sent: false,
+      prev: undefined,
+      next: undefined,
     };
-    this.#pending.set(key, p);
+    this.#pending.add(p);
     to.pendingToMe++;
     if (to.draining) (to.held ??= []).push(p);
     else this.#sendLive(p, frame, s.order);
@@ -938,9 +930,9 @@ export class ServerCore {
         s.ackUid = uid;
       }
     }
-    const p = uid === 0 ? undefined : this.#pending.get(pendingKey(uid, frame.id));
+    const p = uid === 0 ? undefined : this.#pending.get(uid, frame.id);
     if (p !== undefined && p.to === s) {
-      this.#pending.delete(p.key);
+      this.#pending.delete(p);
       s.pendingToMe--;
       // Any ACK from the recipient means delivered: it cannot speak for the server ("300", …).
       const code = Code.DELIVERED;
@@ -1068,7 +1060,7 @@ export class ServerCore {
 
   /** A live message's deadline passed. */
   #expire(p: Pending, now: number): void {
-    this.#pending.delete(p.key);
+    this.#pending.delete(p);
     p.to.pendingToMe--;
     this.#storeMessage(p, now);
     if (p.sent) {
@@ -1157,11 +1149,11 @@ export class ServerCore {
     const held = s.held ?? NO_PENDING;
     s.held = undefined;
     for (const p of held) {
-      if (this.#pending.get(p.key) !== p) continue;
+      if (this.#pending.get(p.uid, p.id) !== p) continue;
       // Its clock starts when the recipient is handed the message.
-      this.#pending.delete(p.key);
+      this.#pending.delete(p);
       p.deadline = now + this.#ackTimeout;
-      this.#pending.set(p.key, p);
+      this.#pending.add(p);
       this.#sendLive(p);
     }
   }
@@ -1176,9 +1168,9 @@ export class ServerCore {
     this.#sessions.delete(s.conn);
     if (s.name !== "" && this.#byName.get(s.name) === s) this.#byName.delete(s.name);
     if (s.pendingToMe > 0) {
-      for (const p of this.#pending.values()) {
+      for (const p of this.#pending.toArray()) {
         if (p.to !== s) continue;
-        this.#pending.delete(p.key);
+        this.#pending.delete(p);
         this.#storeMessage(p, now);
       }
       s.pendingToMe = 0;
