@@ -28,6 +28,7 @@ import {
 } from "./login_gate.ts";
 import { AnswerWindow, ANY_PAYLOAD } from "./answer_window.ts";
 import { type PendingEntry, PendingTable } from "./pending_table.ts";
+import { Tally } from "./tally.ts";
 import { TurnSummary } from "./turn_summary.ts";
 import { DEFAULT_MAX_MESSAGE, LongMessages } from "./long_messages.ts";
 import { Rooms } from "./rooms.ts";
@@ -187,6 +188,8 @@ interface Session {
   /** The sender of the last message it acknowledged, and that sender's `#uid`. */
   ackName: string;
   ackUid: number;
+  /** `#recent`'s window of its name, once looked up (another session's once this one closed). */
+  window: AnswerWindow | undefined;
 }
 
 /** A live message awaiting its recipient's ACK. */
@@ -297,8 +300,8 @@ export class ServerCore {
   #users: Set<string>;
   /** Names taken out of `#users` so far: a session's cached recipient is known while unchanged. */
   #forgotten = 0;
-  #counts: Map<string, number>;
-  #owed: Map<string, number>;
+  #counts: Tally;
+  #owed: Tally;
   /** Live messages awaiting an ack, in deadline order (the timeout is constant). */
   #pending = new PendingTable<Pending>();
   /** A number for each name seen, for the keys of `#pending`. */
@@ -342,8 +345,8 @@ export class ServerCore {
       limits: resolveLimits(options.limits),
     });
     this.#users = new Set(this.#store.users());
-    this.#counts = this.#store.counts();
-    this.#owed = this.#store.receiptCounts();
+    this.#counts = new Tally(this.#store.counts());
+    this.#owed = new Tally(this.#store.receiptCounts());
     this.#limits = resolveLimits(options.limits);
     const logins = this.#limits.loginsPerMinute;
     this.#logins = new KeyedRateLimiter(logins, logins / 60);
@@ -436,6 +439,7 @@ export class ServerCore {
       toForgotten: 0,
       ackName: "",
       ackUid: 0,
+      window: undefined,
     });
     this.#log("info", "connect", { conn, peer, at: now });
   }
@@ -619,9 +623,9 @@ export class ServerCore {
       } catch (error) {
         committed = false;
         this.#store.rollback();
-        this.#counts = this.#store.counts();
+        this.#counts = new Tally(this.#store.counts());
         this.#bytes.clear();
-        this.#owed = this.#store.receiptCounts();
+        this.#owed = new Tally(this.#store.receiptCounts());
         this.#log("error", "store-commit-failed", { error: String(error), at: now });
       }
     }
@@ -827,7 +831,7 @@ export class ServerCore {
     } else if (!s.legacy) {
       // A seed-000 client never resends, and counts its ids from 0 at every start: a repeated
       // (src, id) from it is a new message, so only our clients' resends are looked up.
-      const code = this.#duplicateCode(s.name, dst, frame.id, hash, frame.payload);
+      const code = this.#duplicateCode(s, dst, frame.id, hash, frame.payload);
       if (code !== undefined) {
         this.#answerOn(s, dst, frame.id, code);
         this.#log("debug", "duplicate", { user: s.name, dst, id: frame.id, code });
@@ -871,22 +875,23 @@ export class ServerCore {
 
   /** The answer already given for a resent message, if it is one. */
   #duplicateCode(
-    src: string,
+    s: Session,
     dst: string,
     id: number,
     hash: number,
     payload: Uint8Array,
   ): string | undefined {
-    const recent = this.#recent.get(src)?.get(id);
+    const src = s.name;
+    const recent = (s.window ??= this.#recent.get(src))?.get(id);
     if (recent !== undefined && recent.dst === dst) {
       if (recent.hash === hash || recent.hash === ANY_PAYLOAD) return recent.code;
     }
-    if ((this.#counts.get(dst) ?? 0) > 0) {
+    if (this.#counts.get(dst) > 0) {
       for (const m of this.#store.findMessages(src, id, dst)) {
         if (equalBytes(m.payload, payload)) return Code.STORED;
       }
     }
-    if ((this.#owed.get(src) ?? 0) > 0 && this.#store.hasReceipt(src, dst, id)) {
+    if (this.#owed.get(src) > 0 && this.#store.hasReceipt(src, dst, id)) {
       return Code.DELIVERED;
     }
     return undefined;
@@ -936,7 +941,7 @@ export class ServerCore {
       s.pendingToMe--;
       // Any ACK from the recipient means delivered: it cannot speak for the server ("300", …).
       const code = Code.DELIVERED;
-      this.#remember(p.src, p.id, p.dst, p.hash, code);
+      this.#remember(p.src, p.id, p.dst, p.hash, code, p.from);
       const sender = p.from.closed ? this.#byName.get(p.src) : p.from;
       // B's ACK is byte for byte what A gets when it carries just the code in A's byte order.
       if (
@@ -967,7 +972,7 @@ export class ServerCore {
     const src = key.slice(0, newline);
     const id = Number(key.slice(newline + 1));
     const freed = this.#write(() => this.#store.deleteMessage(seq));
-    this.#counts.set(s.name, Math.max(0, (this.#counts.get(s.name) ?? 1) - 1));
+    this.#counts.add(s.name, -1);
     const bytes = this.#bytes.get(s.name);
     if (bytes !== undefined) this.#bytes.set(s.name, Math.max(0, bytes - freed));
     this.#recent.get(src)?.update(id, s.name, Code.DELIVERED);
@@ -980,7 +985,7 @@ export class ServerCore {
   /** Records, in the turn's batch, that `owner` is owed a "200" from `from` about its `id`. */
   #owe(owner: string, from: string, id: number, now: number): void {
     const receipt = this.#write(() => this.#store.putReceipt(owner, from, id));
-    this.#owed.set(owner, (this.#owed.get(owner) ?? 0) + 1);
+    this.#owed.add(owner, 1);
     this.#defer(() => this.#receipt(owner, from, id, receipt, now), () => {});
   }
 
@@ -995,7 +1000,7 @@ export class ServerCore {
     if (!this.#store.hasReceipt(owner, from, id)) return;
     this.#answerOn(to, from, id, Code.DELIVERED);
     this.#write(() => this.#store.deleteReceipt(seq));
-    this.#owed.set(owner, Math.max(0, (this.#owed.get(owner) ?? 1) - 1));
+    this.#owed.add(owner, -1);
   }
 
   #storeMessage(
@@ -1009,7 +1014,7 @@ export class ServerCore {
     },
     now: number,
   ): void {
-    const count = this.#counts.get(m.dst) ?? 0;
+    const count = this.#counts.get(m.dst);
     if (count >= this.#maxQueue) {
       this.#answerUser(m.src, m.dst, m.id, Code.QUOTA_FULL);
       this.#log("warn", "quota-full", { src: m.src, dst: m.dst, id: m.id, stored: count });
@@ -1046,7 +1051,7 @@ export class ServerCore {
       });
       return;
     }
-    this.#counts.set(m.dst, count + 1);
+    this.#counts.add(m.dst, 1);
     this.#bytes.set(m.dst, bytes);
     this.#defer(() => {
       this.#remember(m.src, m.id, m.dst, m.hash, Code.STORED);
@@ -1079,7 +1084,7 @@ export class ServerCore {
   #drainStep(s: Session, now: number): void {
     if (s.closed) return;
     // The count is exact: a login with nothing stored asks the store nothing.
-    const page = (this.#counts.get(s.name) ?? 0) > 0
+    const page = this.#counts.get(s.name) > 0
       ? this.#store.messagesFor(s.name, s.drainAfter, this.#drainPage)
       : NO_MESSAGES;
     let bytes = 0;
@@ -1130,7 +1135,7 @@ export class ServerCore {
       s.waitingWritable = true;
       return;
     }
-    if ((this.#owed.get(s.name) ?? 0) > 0) {
+    if (this.#owed.get(s.name) > 0) {
       for (const r of this.#store.receiptsFor(s.name)) {
         this.#answerOn(s, r.from, r.id, Code.DELIVERED);
         this.#write(() => this.#store.deleteReceipt(r.seq));
@@ -1249,11 +1254,24 @@ export class ServerCore {
     return writeFrame(this.#slabs.alloc(frameSize(frame)), frame, order);
   }
 
-  #remember(src: string, id: number, dst: string, hash: number, code: string): void {
-    let window = this.#recent.get(src);
+  /** Remembers the answer to `src`'s message `id`; `from` is `src`'s session, if known. */
+  #remember(
+    src: string,
+    id: number,
+    dst: string,
+    hash: number,
+    code: string,
+    from?: Session,
+  ): void {
+    const live = from !== undefined && !from.closed;
+    let window = live ? from.window : undefined;
     if (window === undefined) {
-      window = new AnswerWindow(RECENT_PER_SENDER);
-      this.#recent.set(src, window);
+      window = this.#recent.get(src);
+      if (window === undefined) {
+        window = new AnswerWindow(RECENT_PER_SENDER);
+        this.#recent.set(src, window);
+      }
+      if (live) from.window = window;
     }
     window.set(id, dst, hash, code);
   }
