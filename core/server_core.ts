@@ -188,8 +188,6 @@ interface Session {
   /** The sender of the last message it acknowledged, and that sender's `#uid`. */
   ackName: string;
   ackUid: number;
-  /** `#recent`'s window of its name, once looked up (another session's once this one closed). */
-  window: AnswerWindow | undefined;
 }
 
 /** A live message awaiting its recipient's ACK. */
@@ -439,7 +437,6 @@ export class ServerCore {
       toForgotten: 0,
       ackName: "",
       ackUid: 0,
-      window: undefined,
     });
     this.#log("info", "connect", { conn, peer, at: now });
   }
@@ -831,7 +828,7 @@ export class ServerCore {
     } else if (!s.legacy) {
       // A seed-000 client never resends, and counts its ids from 0 at every start: a repeated
       // (src, id) from it is a new message, so only our clients' resends are looked up.
-      const code = this.#duplicateCode(s, dst, frame.id, hash, frame.payload);
+      const code = this.#duplicateCode(s.name, dst, frame.id, hash, frame.payload);
       if (code !== undefined) {
         this.#answerOn(s, dst, frame.id, code);
         this.#log("debug", "duplicate", { user: s.name, dst, id: frame.id, code });
@@ -875,14 +872,13 @@ export class ServerCore {
 
   /** The answer already given for a resent message, if it is one. */
   #duplicateCode(
-    s: Session,
+    src: string,
     dst: string,
     id: number,
     hash: number,
     payload: Uint8Array,
   ): string | undefined {
-    const src = s.name;
-    const recent = (s.window ??= this.#recent.get(src))?.get(id);
+    const recent = this.#recent.get(src)?.get(id);
     if (recent !== undefined && recent.dst === dst) {
       if (recent.hash === hash || recent.hash === ANY_PAYLOAD) return recent.code;
     }
@@ -941,7 +937,7 @@ export class ServerCore {
       s.pendingToMe--;
       // Any ACK from the recipient means delivered: it cannot speak for the server ("300", …).
       const code = Code.DELIVERED;
-      this.#remember(p.src, p.id, p.dst, p.hash, code, p.from);
+      this.#remember(p.src, p.id, p.dst, p.hash, code);
       const sender = p.from.closed ? this.#byName.get(p.src) : p.from;
       // B's ACK is byte for byte what A gets when it carries just the code in A's byte order.
       if (
@@ -1254,24 +1250,11 @@ export class ServerCore {
     return writeFrame(this.#slabs.alloc(frameSize(frame)), frame, order);
   }
 
-  /** Remembers the answer to `src`'s message `id`; `from` is `src`'s session, if known. */
-  #remember(
-    src: string,
-    id: number,
-    dst: string,
-    hash: number,
-    code: string,
-    from?: Session,
-  ): void {
-    const live = from !== undefined && !from.closed;
-    let window = live ? from.window : undefined;
+  #remember(src: string, id: number, dst: string, hash: number, code: string): void {
+    let window = this.#recent.get(src);
     if (window === undefined) {
-      window = this.#recent.get(src);
-      if (window === undefined) {
-        window = new AnswerWindow(RECENT_PER_SENDER);
-        this.#recent.set(src, window);
-      }
-      if (live) from.window = window;
+      window = new AnswerWindow(RECENT_PER_SENDER);
+      this.#recent.set(src, window);
     }
     window.set(id, dst, hash, code);
   }
