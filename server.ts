@@ -206,7 +206,7 @@ class Server implements TinychatServer {
   /** What polled connections tell the server besides: one object for all of them. */
   #polledEvents: PolledEvents = {
     ...this.#connectionEvents,
-    data: (conn, chunk) => this.#data(conn, chunk),
+    data: (conn, chunk, now) => this.#data(conn, chunk, now),
     end: (conn, error) => this.#end(conn, error),
     queued: (conn) => this.#queued(conn),
   };
@@ -416,13 +416,13 @@ class Server implements TinychatServer {
   }
 
   /** What a polled connection read: as `#read` does with a chunk, in the poller's round. */
-  #data(conn: PolledConnection, chunk: Uint8Array): void {
+  #data(conn: PolledConnection, chunk: Uint8Array, now: number): void {
     if (conn.finishing) return;
     let reason: string | undefined;
     try {
       if (conn.decoder.order === undefined && isTlsHandshake(chunk, chunk.length)) {
         reason = TLS_ON_PLAIN_PORT;
-      } else if (!this.#frames(conn, conn.decoder, chunk, Date.now())) {
+      } else if (!this.#frames(conn, conn.decoder, chunk, now)) {
         reason = "";
       } else {
         this.#afterEvents();
@@ -820,8 +820,8 @@ class Connection {
 
 /** What a polled connection tells the server, besides what every connection does. */
 interface PolledEvents extends ConnectionEvents {
-  /** Bytes that arrived on `conn` (its own to keep: never written again). */
-  data(conn: PolledConnection, chunk: Uint8Array): void;
+  /** Bytes that arrived on `conn` (its own to keep: never written again), read at `now`. */
+  data(conn: PolledConnection, chunk: Uint8Array, now: number): void;
   /** The stream of `conn` ended: `null` at the peer's end, else why. */
   end(conn: PolledConnection, error: Error | null): void;
   /** Frames were queued for `conn`: it wants `flush()` at the end of this round. */
@@ -855,8 +855,8 @@ class PolledConnection implements Sink {
     this.#events = events;
   }
 
-  data(chunk: Uint8Array): void {
-    this.#events.data(this, chunk);
+  data(chunk: Uint8Array, now: number): void {
+    this.#events.data(this, chunk, now);
   }
 
   end(error: Error | null): void {

@@ -140,8 +140,11 @@ interface Ready {
 
 /** Where a connection in push mode (`EpollConn.attach`) hands what happens to it. */
 export interface Sink {
-  /** Bytes that arrived: a view that is never written again, the sink's to keep. */
-  data(chunk: Uint8Array): void;
+  /**
+   * Bytes that arrived: a view that is never written again, the sink's to keep; and when the
+   * round that read them began (`Date.now()`, read once a round, not once a read).
+   */
+  data(chunk: Uint8Array, now: number): void;
   /**
    * The stream ended: `null` at the peer's end, else why (a failed read, or `Interrupted` once
    * the connection was closed here). Called once; nothing follows it.
@@ -167,6 +170,8 @@ class Poller {
   #parkedView = new DataView(this.#parkedEvents.buffer);
   #parked = false;
   #round = 0;
+  /** When the current round began (`Date.now()`, read once a round). */
+  #now = 0;
   /** A read or an accept resolved a promise in this round: its continuations run before the next. */
   #promised = false;
   #inRound = false;
@@ -219,6 +224,11 @@ class Poller {
     return this.#inRound;
   }
 
+  /** When the current round began: `Date.now()` once a round, not once a read. */
+  get now(): number {
+    return this.#now;
+  }
+
   /** A promise was resolved: the loop lets its continuations run before the next round. */
   promised(): void {
     this.#promised = true;
@@ -261,7 +271,7 @@ class Poller {
     // The first watch comes right after the constructor.
     await Promise.resolve();
     let busy = false;
-    let yielded = performance.now();
+    let yielded = Date.now();
     while (this.#handlers.size > 0) {
       this.#round++;
       let count = this.#c.epoll_wait(this.#ep, this.#events, MAX_EVENTS, 0);
@@ -269,6 +279,7 @@ class Poller {
       if (count === 0 && busy && this.#backlog.length === 0 && this.mayBlock()) {
         count = this.#c.epoll_wait(this.#ep, this.#events, MAX_EVENTS, BLOCK_MS);
       }
+      this.#now = Date.now();
       this.#inRound = true;
       if (count > 0) {
         this.#dispatch(this.#eventView, count);
@@ -279,7 +290,7 @@ class Poller {
         count = await this.#c.epoll_park(this.#ep, this.#parkedEvents, MAX_EVENTS, -1);
         this.#parked = false;
         this.#inRound = true;
-        yielded = performance.now();
+        this.#now = yielded = Date.now();
         if (count > 0) this.#dispatch(this.#parkedView, count);
       }
       busy = count > 0;
@@ -289,12 +300,13 @@ class Poller {
       this.roundEnd?.();
       this.#inRound = false;
       // What the round's reads resolved runs before the next round, and the rest of the event
-      // loop (timers, other I/O) at least every YIELD_MS, or after every round while the owner
-      // waits for it.
-      if (this.#promised || !this.mayBlock() || performance.now() - yielded >= YIELD_MS) {
+      // loop (timers, other I/O) at least every YIELD_MS (or at once if the clock went back), or
+      // after every round while the owner waits for it.
+      const since = this.#now - yielded;
+      if (this.#promised || !this.mayBlock() || since >= YIELD_MS || since < 0) {
         this.#promised = false;
         await new Promise<void>((resolve) => setImmediate(resolve));
-        yielded = performance.now();
+        yielded = Date.now();
       }
     }
     this.#c.close(this.#wake);
@@ -479,7 +491,7 @@ export class EpollConn implements Ready {
         this.#took(n);
         // As in #read: a short read took all there was, unless the stream ended with it.
         if (n < room.length && !this.#ended) this.#readable = false;
-        sink.data(room.subarray(0, n));
+        sink.data(room.subarray(0, n), this.#poller.now);
       }
     }
     if ((events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) !== 0 && this.#wantsWrite && !this.#closed) {

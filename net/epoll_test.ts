@@ -621,14 +621,17 @@ Deno.test("connections are served after their listener closes; the last one ends
 /** A sink that keeps what it is handed, and what happened, in order. */
 class Collector implements Sink {
   chunks: Uint8Array[] = [];
+  /** The round's time given with each chunk. */
+  times: number[] = [];
   total = 0;
   events: string[] = [];
   ended = Promise.withResolvers<Error | null>();
   #waiting: { bytes: number; resolve: () => void } | undefined;
   #writable: (() => void) | undefined;
 
-  data(chunk: Uint8Array): void {
+  data(chunk: Uint8Array, now: number): void {
     this.chunks.push(chunk);
+    this.times.push(now);
     this.total += chunk.length;
     this.events.push("data");
     if (this.#waiting !== undefined && this.total >= this.#waiting.bytes) this.#waiting.resolve();
@@ -693,9 +696,15 @@ Deno.test("push mode: what arrived before attach() is handed over after it", {
   await client.write(encoder.encode("early"));
   await new Promise((resolve) => setTimeout(resolve, 20));
   const sink = new Collector();
+  const attached = Date.now();
   conn.attach(sink);
   await within(sink.received(5), "the early bytes");
+  const read = Date.now();
   assert.equal(decoder.decode(concatBytes(sink.chunks, sink.total)), "early");
+  // The time of the round that read them: not when they were written, nor a stale round's.
+  for (const at of sink.times) {
+    assert.ok(at >= attached && at <= read, `${at} in [${attached}, ${read}]`);
+  }
   assert.equal(await conn.read(new Uint8Array(8)).catch((e) => e.name), "Busy");
   conn.close();
   client.close();
