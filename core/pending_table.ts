@@ -42,6 +42,8 @@ export class PendingTable<T extends PendingEntry<T>> {
   #size = 0;
   #first: T | undefined;
   #last: T | undefined;
+  /** The oldest entry not passed yet (`pass`); those after it were added after it. */
+  #fresh: T | undefined;
 
   /** Entries held. */
   get size(): number {
@@ -51,6 +53,19 @@ export class PendingTable<T extends PendingEntry<T>> {
   /** The entry added longest ago. */
   get first(): T | undefined {
     return this.#first;
+  }
+
+  /**
+   * The oldest entry that `pass` has not moved past: the entries are passed in their order, so a
+   * caller can do something once to each, as each grows old enough, without a walk.
+   */
+  get fresh(): T | undefined {
+    return this.#fresh;
+  }
+
+  /** Moves past `fresh`: the next one added after it is fresh now. */
+  pass(): void {
+    this.#fresh = this.#fresh?.next;
   }
 
   /** The entry of (`uid`, `id`), if held. */
@@ -68,6 +83,7 @@ export class PendingTable<T extends PendingEntry<T>> {
     if (2 * (this.#size + 1) > this.#ids.length) this.#resize(2 * this.#ids.length);
     this.#place(entry);
     this.#size++;
+    this.#fresh ??= entry;
     entry.prev = this.#last;
     entry.next = undefined;
     if (this.#last === undefined) this.#first = entry;
@@ -99,6 +115,7 @@ export class PendingTable<T extends PendingEntry<T>> {
     }
     entries[hole] = undefined;
     this.#size--;
+    if (entry === this.#fresh) this.#fresh = entry.next;
     if (entry.prev === undefined) this.#first = entry.next;
     else entry.prev.next = entry.next;
     if (entry.next === undefined) this.#last = entry.prev;

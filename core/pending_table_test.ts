@@ -77,3 +77,32 @@ Deno.test("PendingTable agrees with a Map through random adds and deletes, growi
   assert.ok(largest > 4000, `grew to ${largest}`);
   assert.ok(model.size < 500, `shrank to ${model.size}`);
 });
+
+Deno.test("PendingTable.fresh is the oldest entry not passed, through adds, passes and deletes", () => {
+  const table = new PendingTable<E>();
+  // The model: entries in order, and those passed (always the oldest ones).
+  const order: E[] = [];
+  const passed = new Set<E>();
+  let x = 11;
+  const next = (n: number) => (x = (x * 1103515245 + 12345) % 2147483648) % n;
+  for (let step = 0; step < 20_000; step++) {
+    const what = next(10);
+    if (what < 4) {
+      const e = entry(1 + next(3), step);
+      table.add(e);
+      order.push(e);
+    } else if (what < 7 && order.length > 0) {
+      const e = order.splice(next(order.length), 1)[0]!;
+      table.delete(e);
+      passed.delete(e);
+    } else if (table.fresh !== undefined) {
+      passed.add(table.fresh);
+      table.pass();
+    }
+    const expected = order.find((e) => !passed.has(e));
+    assert.equal(table.fresh, expected, `step ${step}`);
+    // What was passed is the oldest: nothing fresh comes before a passed entry.
+    const firstFresh = expected === undefined ? order.length : order.indexOf(expected);
+    assert.ok(order.slice(firstFresh).every((e) => !passed.has(e)), `step ${step}`);
+  }
+});

@@ -10,6 +10,7 @@ import {
 import { MemoryStore } from "../store/memory_store.ts";
 import { SqliteStore } from "../store/sqlite_store.ts";
 import { ACK, FailingStore, Harness, MSG, OFFLINE, seen, text } from "./_harness.ts";
+import { PIN_MS } from "./server_core.ts";
 
 // --- Login ---------------------------------------------------------------------------------------
 
@@ -113,6 +114,28 @@ Deno.test("ServerCore.frame() follows a partner who logs out and in between mess
   assert.deepEqual(h.take(4), [ACK(3, "bob", "alice", "200")]);
   h.msg(4, "alice", "bob", 4, "four", 7);
   assert.deepEqual(h.take(3), [MSG(4, "alice", "bob", "four")]);
+});
+
+Deno.test("ServerCore keeps a message unacknowledged for PIN_MS in a copy of its own, not in its read buffer", () => {
+  const h = new Harness();
+  h.login(1, "alice");
+  h.login(2, "bob");
+  const young = h.msg(1, "alice", "bob", 1, "first", 0);
+  const old = h.msg(1, "alice", "bob", 2, "second", 0);
+  assert.deepEqual(h.take(2), [MSG(1, "alice", "bob", "first"), MSG(2, "alice", "bob", "second")]);
+  // bob acknowledges neither. The next message, PIN_MS later, finds both old enough to copy.
+  h.msg(1, "alice", "bob", 3, "third", PIN_MS);
+  // Read buffers are never written again; if the core still pointed into them, this would show.
+  young.fill(0);
+  old.fill(0);
+  // bob leaves without his acks: what awaited them is stored from the copies, and handed over.
+  h.logout(2, PIN_MS + 1);
+  h.core.commit(PIN_MS + 1);
+  assert.deepEqual(h.login(3, "bob", PIN_MS + 2), [
+    OFFLINE(1, "alice", "bob", "first"),
+    OFFLINE(2, "alice", "bob", "second"),
+    OFFLINE(3, "alice", "bob", "third"),
+  ]);
 });
 
 Deno.test("ServerCore.frame() relays the recipient's ACK with the code up to its NUL", () => {
