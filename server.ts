@@ -180,6 +180,9 @@ class Server implements TinychatServer {
   #files: FileStore;
   #core: ServerCore;
   #conns = new Map<ConnId, Connection | PolledConnection>();
+  /** The connection sent to last (`#connection`): a turn's frames to one peer come in a row. */
+  #lastId: ConnId | undefined;
+  #last: Connection | PolledConnection | undefined;
   /** Polled connections with frames queued: written at the end of the round (`#flush`). */
   #unwritten: PolledConnection[] = [];
   #flushScheduled = false;
@@ -260,7 +263,7 @@ class Server implements TinychatServer {
         this.#event(() => this.#core.authenticated(conn, result, Date.now()))
       ),
       outbox: {
-        send: (conn, bytes, start, end) => this.#conns.get(conn)?.send(bytes, start, end),
+        send: (conn, bytes, start, end) => this.#connection(conn)?.send(bytes, start, end),
         close: (conn) => this.#conns.get(conn)?.closeAfterFlush(),
       },
     });
@@ -309,12 +312,14 @@ class Server implements TinychatServer {
     if (socket instanceof EpollConn) {
       const polled = new PolledConnection(id, socket, this.#maxBuffered, this.#polledEvents);
       this.#conns.set(id, polled);
+      this.#lastId = undefined;
       this.#core.open(id, Date.now(), peer);
       socket.attach(polled);
       return;
     }
     const conn = new Connection(id, socket, this.#maxBuffered, this.#connectionEvents);
     this.#conns.set(id, conn);
+    this.#lastId = undefined;
     this.#core.open(id, Date.now(), peer);
     // Each ends by uncounting the connection (`#connections.close`): no closure per connection.
     void (this.#tls ? this.#secure(conn) : this.#read(conn));
@@ -412,6 +417,7 @@ class Server implements TinychatServer {
     this.#afterEvents();
     await conn.closeAfterFlush();
     this.#conns.delete(conn.id);
+    this.#lastId = undefined;
     this.#connections.close(conn.socket.remoteAddr.hostname);
   }
 
@@ -442,6 +448,15 @@ class Server implements TinychatServer {
     if (conn.finishing) return;
     conn.finishing = true;
     void this.#finish(conn, error === null ? closedByPeer(conn.decoder) : error.message);
+  }
+
+  /** The connection of `id`, if open. */
+  #connection(id: ConnId): Connection | PolledConnection | undefined {
+    if (id !== this.#lastId) {
+      this.#last = this.#conns.get(id);
+      this.#lastId = id;
+    }
+    return this.#last;
   }
 
   /** `conn` has frames to write: at the end of the round, or in a moment outside one. */

@@ -296,6 +296,9 @@ export class ServerCore {
   #log: CoreLogger;
   #logDebug: boolean;
   #sessions = new Map<ConnId, Session>();
+  /** The connection `frame()` looked up last, and its session: a read's frames come in a row. */
+  #lastConn: ConnId | undefined;
+  #lastSession: Session | undefined;
   #byName = new Map<string, Session>();
   #users: Set<string>;
   /** Names taken out of `#users` so far: a session's cached recipient is known while unchanged. */
@@ -411,6 +414,7 @@ export class ServerCore {
 
   /** A connection was accepted. */
   open(conn: ConnId, now: number, peer = ""): void {
+    this.#lastConn = undefined;
     this.#sessions.set(conn, {
       conn,
       peer,
@@ -445,7 +449,12 @@ export class ServerCore {
 
   /** A whole, well-formed frame arrived on `conn`, whose byte order is `order`. */
   frame(conn: ConnId, frame: InboundFrame, order: ByteOrder, now: number): void {
-    const s = this.#sessions.get(conn);
+    let s = this.#lastSession;
+    if (conn !== this.#lastConn) {
+      s = this.#sessions.get(conn);
+      this.#lastConn = conn;
+      this.#lastSession = s;
+    }
     if (s === undefined) return;
     s.order = order;
     s.seen = now;
@@ -1187,6 +1196,7 @@ export class ServerCore {
     if (this.#long.size > 0) this.#long.forget(s);
     this.#files.closed(s.conn);
     this.#sessions.delete(s.conn);
+    this.#lastConn = undefined;
     if (s.name !== "" && this.#byName.get(s.name) === s) this.#byName.delete(s.name);
     if (s.pendingToMe > 0) {
       for (const p of this.#pending.toArray()) {

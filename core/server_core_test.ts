@@ -138,6 +138,23 @@ Deno.test("ServerCore keeps a message unacknowledged for PIN_MS in a copy of its
   ]);
 });
 
+Deno.test("ServerCore.frame() on a connection closed, then on its number opened again, reaches no stale session", () => {
+  const h = new Harness();
+  h.login(1, "alice");
+  h.login(2, "bob");
+  h.msg(1, "alice", "bob", 1, "one", 0);
+  h.logout(1, 1);
+  // A frame that a closed connection's last read still held: nobody's.
+  h.msg(1, "alice", "bob", 2, "late", 2);
+  // The number comes back for carol (a test may reuse it; the server never does).
+  h.login(1, "carol", 3);
+  h.msg(1, "carol", "bob", 1, "hi", 4);
+  assert.deepEqual(h.take(2), [MSG(1, "alice", "bob", "one"), MSG(1, "carol", "bob", "hi")]);
+  // alice's session is gone: what claims to be from her on carol's connection is refused.
+  h.msg(1, "alice", "bob", 3, "forged", 5);
+  assert.deepEqual(h.take(2), []);
+});
+
 Deno.test("ServerCore.frame() relays the recipient's ACK with the code up to its NUL", () => {
   const h = new Harness();
   h.login(1, "alice");
