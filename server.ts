@@ -15,6 +15,7 @@ import {
   Slabs,
 } from "./protocol/mod.ts";
 import { ConnectionLimiter, DEFAULT_LIMITS, type Limits, resolveLimits } from "./core/limits.ts";
+import { LastKeyMap } from "./core/last_key_map.ts";
 import { SqliteStore } from "./store/sqlite_store.ts";
 import { MemoryStore } from "./store/memory_store.ts";
 import { DiskFileStore, type FileStore, MemoryFileStore } from "./store/file_store.ts";
@@ -179,10 +180,8 @@ class Server implements TinychatServer {
   #store: Store;
   #files: FileStore;
   #core: ServerCore;
-  #conns = new Map<ConnId, Connection | PolledConnection>();
-  /** The connection sent to last (`#connection`): a turn's frames to one peer come in a row. */
-  #lastId: ConnId | undefined;
-  #last: Connection | PolledConnection | undefined;
+  /** By id; a turn's frames to one peer go out in a row (`LastKeyMap`). */
+  #conns = new LastKeyMap<ConnId, Connection | PolledConnection>();
   /** Polled connections with frames queued: written at the end of the round (`#flush`). */
   #unwritten: PolledConnection[] = [];
   #flushScheduled = false;
@@ -263,7 +262,7 @@ class Server implements TinychatServer {
         this.#event(() => this.#core.authenticated(conn, result, Date.now()))
       ),
       outbox: {
-        send: (conn, bytes, start, end) => this.#connection(conn)?.send(bytes, start, end),
+        send: (conn, bytes, start, end) => this.#conns.get(conn)?.send(bytes, start, end),
         close: (conn) => this.#conns.get(conn)?.closeAfterFlush(),
       },
     });
@@ -312,14 +311,12 @@ class Server implements TinychatServer {
     if (socket instanceof EpollConn) {
       const polled = new PolledConnection(id, socket, this.#maxBuffered, this.#polledEvents);
       this.#conns.set(id, polled);
-      this.#lastId = undefined;
       this.#core.open(id, Date.now(), peer);
       socket.attach(polled);
       return;
     }
     const conn = new Connection(id, socket, this.#maxBuffered, this.#connectionEvents);
     this.#conns.set(id, conn);
-    this.#lastId = undefined;
     this.#core.open(id, Date.now(), peer);
     // Each ends by uncounting the connection (`#connections.close`): no closure per connection.
     void (this.#tls ? this.#secure(conn) : this.#read(conn));
@@ -417,7 +414,6 @@ class Server implements TinychatServer {
     this.#afterEvents();
     await conn.closeAfterFlush();
     this.#conns.delete(conn.id);
-    this.#lastId = undefined;
     this.#connections.close(conn.socket.remoteAddr.hostname);
   }
 
@@ -448,15 +444,6 @@ class Server implements TinychatServer {
     if (conn.finishing) return;
     conn.finishing = true;
     void this.#finish(conn, error === null ? closedByPeer(conn.decoder) : error.message);
-  }
-
-  /** The connection of `id`, if open. */
-  #connection(id: ConnId): Connection | PolledConnection | undefined {
-    if (id !== this.#lastId) {
-      this.#last = this.#conns.get(id);
-      this.#lastId = id;
-    }
-    return this.#last;
   }
 
   /** `conn` has frames to write: at the end of the round, or in a moment outside one. */

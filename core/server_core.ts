@@ -27,6 +27,7 @@ import {
   type Verdict,
 } from "./login_gate.ts";
 import { AnswerWindow, ANY_PAYLOAD } from "./answer_window.ts";
+import { LastKeyMap } from "./last_key_map.ts";
 import { type PendingEntry, PendingTable } from "./pending_table.ts";
 import { Tally } from "./tally.ts";
 import { TurnSummary } from "./turn_summary.ts";
@@ -295,10 +296,8 @@ export class ServerCore {
   #drainPage: number;
   #log: CoreLogger;
   #logDebug: boolean;
-  #sessions = new Map<ConnId, Session>();
-  /** The connection `frame()` looked up last, and its session: a read's frames come in a row. */
-  #lastConn: ConnId | undefined;
-  #lastSession: Session | undefined;
+  /** By connection; a read's frames come from one in a row (`LastKeyMap`). */
+  #sessions = new LastKeyMap<ConnId, Session>();
   #byName = new Map<string, Session>();
   #users: Set<string>;
   /** Names taken out of `#users` so far: a session's cached recipient is known while unchanged. */
@@ -414,7 +413,6 @@ export class ServerCore {
 
   /** A connection was accepted. */
   open(conn: ConnId, now: number, peer = ""): void {
-    this.#lastConn = undefined;
     this.#sessions.set(conn, {
       conn,
       peer,
@@ -449,12 +447,7 @@ export class ServerCore {
 
   /** A whole, well-formed frame arrived on `conn`, whose byte order is `order`. */
   frame(conn: ConnId, frame: InboundFrame, order: ByteOrder, now: number): void {
-    let s = this.#lastSession;
-    if (conn !== this.#lastConn) {
-      s = this.#sessions.get(conn);
-      this.#lastConn = conn;
-      this.#lastSession = s;
-    }
+    const s = this.#sessions.get(conn);
     if (s === undefined) return;
     s.order = order;
     s.seen = now;
@@ -581,19 +574,19 @@ export class ServerCore {
     // Allocates nothing per session (one record for all, and forEach makes no iterator results
     // as a for-of loop does until optimised): an idle server's heap stays still between sweeps.
     const activity: Activity = { opened: 0, seen: 0, pingedAt: 0, loggedIn: false, legacy: false };
-    this.#sessions.forEach((s) => {
+    for (const s of this.#sessions.values()) {
       activity.opened = s.opened;
       activity.seen = s.seen;
       activity.pingedAt = s.pingedAt;
       activity.loggedIn = s.name !== "";
       activity.legacy = s.legacy;
       const verdict = liveness(activity, now, this.#limits);
-      if (verdict === "ok") return;
+      if (verdict === "ok") continue;
       if (verdict === "ping") this.#ping(s, now);
       else if (verdict === "login-timeout") {
         this.#reject(s, Code.LOGIN_TIMEOUT, 0, "no login within the login timeout", now);
       } else this.#reject(s, Code.IDLE_TIMEOUT, 0, "idle, and no answer to PING", now);
-    });
+    }
     this.#logins.prune(now);
     this.#rates.prune(now);
     this.#gate.prune(now);
@@ -1196,7 +1189,6 @@ export class ServerCore {
     if (this.#long.size > 0) this.#long.forget(s);
     this.#files.closed(s.conn);
     this.#sessions.delete(s.conn);
-    this.#lastConn = undefined;
     if (s.name !== "" && this.#byName.get(s.name) === s) this.#byName.delete(s.name);
     if (s.pendingToMe > 0) {
       for (const p of this.#pending.toArray()) {
