@@ -49,8 +49,14 @@ export interface FinishedBlock {
   count: number;
   /** The latest sentAt of its entries (ms). */
   lastAt: number;
-  /** Conversation -> its entries in the block. */
+  /** Conversation -> its entries in the block (empty from a writer without `conversations`). */
   convs: Map<string, number>;
+}
+
+/** Options of `HistoryBlockWriter`. */
+export interface HistoryBlockWriterOptions {
+  /** Count each block's entries per conversation (`FinishedBlock.convs`); default true. */
+  conversations?: boolean;
 }
 
 /**
@@ -67,6 +73,7 @@ export interface FinishedBlock {
  * ```
  */
 export class HistoryBlockWriter {
+  #conversations: boolean;
   #buf = new Uint8Array(BLOCK_TARGET_BYTES + 4096);
   #view = new DataView(this.#buf.buffer);
   #used = 0;
@@ -87,6 +94,10 @@ export class HistoryBlockWriter {
   #lastDstIndex = 0;
   #lastCount = 0;
 
+  constructor(options: HistoryBlockWriterOptions = {}) {
+    this.#conversations = options.conversations !== false;
+  }
+
   /** Entries waiting. */
   get count(): number {
     return this.#count;
@@ -105,7 +116,7 @@ export class HistoryBlockWriter {
     const need = RECORD_HEADER + payload.length;
     if (this.#used + need > this.#buf.length) this.#grow(this.#used + need);
     if (this.#lastCount === 0 || src !== this.#lastSrc || dst !== this.#lastDst) {
-      this.#settlePair();
+      if (this.#conversations) this.#settlePair();
       this.#lastSrcIndex = this.#name(src);
       this.#lastDstIndex = this.#name(dst);
       this.#lastSrc = src;
@@ -127,7 +138,7 @@ export class HistoryBlockWriter {
 
   /** The block of the entries added since the last take, and a fresh start. */
   take(): FinishedBlock {
-    this.#settlePair();
+    if (this.#conversations) this.#settlePair();
     const list = [...this.#names.keys()];
     const convs = new Map<string, number>();
     for (const [pair, n] of this.#pairs) {

@@ -37,6 +37,28 @@ Deno.test("HistoryBlockWriter.take() gives a block decodeHistoryBlock() reads ba
   );
 });
 
+Deno.test("HistoryBlockWriter without conversations writes the same block and counts none", () => {
+  const add = (w: HistoryBlockWriter) => {
+    w.add("alice", "bob", 1, 10, text("ab"));
+    w.add("carol", "bob", 2, 20, text("cb"));
+    w.add("alice", "bob", 3, 30, text("ab"));
+  };
+  const counted = new HistoryBlockWriter();
+  const plain = new HistoryBlockWriter({ conversations: false });
+  add(counted);
+  add(plain);
+  const block = plain.take();
+  assert.deepEqual([...block.convs], []);
+  assert.equal(block.count, 3);
+  assert.deepEqual(blockBytes(block), blockBytes(counted.take()));
+  // And the next block names its own pairs.
+  plain.add("dave", "erin", 4, 40, text("de"));
+  assert.deepEqual(
+    decodeHistoryBlock(blockBytes(plain.take()), 1).map((e) => `${e.src}>${e.dst}`),
+    ["dave>erin"],
+  );
+});
+
 Deno.test("HistoryBlockWriter counts each conversation over runs of one pair, and names anew per block", () => {
   const w = new HistoryBlockWriter();
   for (let i = 0; i < 3; i++) w.add("alice", "bob", i, i, text("ab"));

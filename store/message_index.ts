@@ -203,6 +203,20 @@ export class MessageIndex {
     if (queue.live === 0) this.#queues.delete(dst);
   }
 
+  /** Whether `dst` has the message `seq`. */
+  has(dst: string, seq: number): boolean {
+    const queue = this.#queues.get(dst);
+    if (queue === undefined) return false;
+    return queue.seqs[queue.position(seq)] === seq;
+  }
+
+  /** The recipients with messages added without their keys (`unkeyed`). */
+  unkeyedRecipients(): string[] {
+    const found: string[] = [];
+    for (const [dst, queue] of this.#queues) if (queue.unkeyedUpTo !== 0) found.push(dst);
+    return found;
+  }
+
   /** Up to `limit` seqs of `dst` above `after`, ascending. */
   after(dst: string, after: number, limit: number): number[] {
     const queue = this.#queues.get(dst);

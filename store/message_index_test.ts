@@ -72,6 +72,27 @@ Deno.test("MessageIndex.unkeyed() lists messages added by seq alone until addKey
   assert.throws(() => index.addUnkeyed("bob", [3]), RangeError);
 });
 
+Deno.test("MessageIndex.has() and unkeyedRecipients() follow adds, keys and removes", () => {
+  const index = new MessageIndex();
+  index.addUnkeyed("bob", [2, 5]);
+  index.add(7, "carol", "alice", 1, 3);
+  assert.equal(index.has("bob", 5), true);
+  assert.equal(index.has("bob", 7), false);
+  assert.equal(index.has("carol", 7), true);
+  assert.equal(index.has("dave", 7), false);
+  assert.deepEqual(index.unkeyedRecipients(), ["bob"]);
+  index.addKeys("bob", [{ seq: 2, src: "a", id: 1, bytes: 1 }, {
+    seq: 5,
+    src: "a",
+    id: 2,
+    bytes: 1,
+  }]);
+  assert.deepEqual(index.unkeyedRecipients(), []);
+  index.remove(5, "bob", "a", 2, 1);
+  assert.equal(index.has("bob", 5), false);
+  assert.equal(index.has("bob", 2), true);
+});
+
 Deno.test("MessageIndex agrees with a plain list through many adds and removes", () => {
   const next = random(11);
   const index = new MessageIndex();

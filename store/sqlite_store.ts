@@ -1,5 +1,5 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { MessageIndex } from "./message_index.ts";
+import { MESSAGE_TABLES, MessageBlocks, migrateMessageRows } from "./message_blocks.ts";
 import { blockEntries, BlockFiles, FILE_BLOCK_BYTES, hasFileColumn } from "./block_files.ts";
 import { syncDir } from "./disk.ts";
 import { makePrivateFile } from "./private_file.ts";
@@ -12,9 +12,10 @@ import { HistoryBlockWriter } from "./history_block.ts";
 /**
  * 2 added `accounts`; 3 dropped the indexes of `messages` (kept in memory: `MessageIndex`); 4
  * added the history, the rooms and the files; 5 reads a block's link by its count (below); 6 keeps
- * large blocks in files (`file_bytes`, below). An older file is upgraded when it is opened; a
- * newer one is refused (tinychat before 5 did not check: it would show again what retention
- * trimmed from a block since, and miss the blocks in files).
+ * large blocks in files (`file_bytes`, below); 7 stores messages in blocks (`message_blocks`,
+ * store/message_blocks.ts) instead of a row each (`messages`). An older file is upgraded when it
+ * is opened; a newer one is refused (tinychat before 5 did not check: it would show again what
+ * retention trimmed from a block since, and miss the blocks in files).
  *
  * The history: rooms' messages and file notices are rows of `history`; direct messages are
  * written in blocks (`history_blocks`, one row per flush: store/history_block.ts) whose seqs
@@ -27,15 +28,7 @@ import { HistoryBlockWriter } from "./history_block.ts";
  * `FILE_BLOCK_BYTES` or more is written to a file of its own in the directory `PATH-history`
  * (store/block_files.ts): its row's `data` is empty and `file_bytes` its length (NULL: in the row).
  */
-const SCHEMA_VERSION = 6;
-/** Rows a batch's messages are inserted with per statement (SQLite allows 32766 parameters). */
-const ROWS_PER_INSERT = 64;
-/** The columns a batch inserts; SQLite numbers the rows (cheaper than given seqs) as predicted. */
-const MESSAGE_COLUMNS = "(dst, src, msg_id, sent_at, payload)";
-/** Room for the payloads of one insert of 1000-byte payloads (larger ones get their own copy). */
-const ARENA_BYTES = ROWS_PER_INSERT * 1000;
-/** Messages read per statement when the index is built. */
-const INDEX_SLICE = 50_000;
+const SCHEMA_VERSION = 7;
 /** Links of history blocks per insert. */
 const LINKS_PER_INSERT = 64;
 /** The `data` of a block row whose data is in a file. */
@@ -68,13 +61,12 @@ export interface SqliteStoreOptions {
  * that takes `commit()` and then `sync()`, which many batches share and which does not block the
  * thread.
  *
- * The messages of a batch are inserted many rows a statement, before the next read of messages
- * and at the latest by `commit()`; their seqs are assigned when they are put. The messages table
- * has no index besides its seqs, which makes an insert about half as costly: the store finds
- * messages through a `MessageIndex` in memory (20 to 40 bytes a message), read from the file at
- * the first use of a message method (about 50 ms for 100,000 messages). So only one
- * `SqliteStore` may change a file's messages at a time (the server); other processes may change
- * its users and accounts.
+ * The messages of a batch are written in blocks, many to a row (store/message_blocks.ts), before
+ * the next read of messages and at the latest by `commit()`; their seqs are assigned when they
+ * are put. The store finds messages through a `MessageIndex` in memory (20 to 40 bytes a
+ * message), read from the file at the first use of a message method. So only one `SqliteStore`
+ * may change a file's messages at a time (the server); other processes may change its users and
+ * accounts.
  *
  * @example
  * ```ts
@@ -99,37 +91,14 @@ export class SqliteStore implements Store {
   /** The write-ahead log, opened at the first `sync()`. */
   #wal: Deno.FsFile | undefined;
   #inBatch = false;
-  /**
-   * The batch's messages not inserted yet, as the parameters of `MESSAGE_COLUMNS`, row by row;
-   * inserted by one statement once there are `ROWS_PER_INSERT`.
-   */
-  #rows: (string | number | Uint8Array)[] = [];
-  /** Copies of the payloads in `#rows` (cheaper than a buffer each), reused after the insert. */
-  #arena = new Uint8Array(ARENA_BYTES);
-  #arenaUsed = 0;
-  /**
-   * The seq of the next message put in a batch; 0: to be read from the file. Kept from batch to
-   * batch: no other process stores messages (the insert checks it).
-   */
-  #nextSeq = 0;
-  /** Why inserting the batch's messages failed: it can only be rolled back then. */
-  #failed: unknown = undefined;
-  /** Multi-row message inserts. */
-  #inserts = new RowInserts((sql) => this.#db.prepare(sql), `messages ${MESSAGE_COLUMNS}`, 5);
-  /** The messages' index; undefined until the first message method, and after a rollback. */
-  #index: MessageIndex | undefined;
+  /** The stored messages. */
+  #messages: MessageBlocks;
   #st: Record<
     | "addUser"
     | "account"
     | "setAccount"
     | "addAccount"
     | "deleteAccount"
-    | "putMessage"
-    | "nextSeq"
-    | "queues"
-    | "messagesBySeq"
-    | "keysBySeq"
-    | "deleteMessage"
     | "putReceipt"
     | "receiptsFor"
     | "hasReceipt"
@@ -159,16 +128,7 @@ export class SqliteStore implements Store {
         name TEXT PRIMARY KEY,
         created_at INTEGER NOT NULL
       ) WITHOUT ROWID;
-      CREATE TABLE IF NOT EXISTS messages (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        dst TEXT NOT NULL,
-        src TEXT NOT NULL,
-        msg_id INTEGER NOT NULL,
-        sent_at INTEGER NOT NULL,
-        payload BLOB NOT NULL
-      );
-      DROP INDEX IF EXISTS messages_by_dst;
-      DROP INDEX IF EXISTS messages_by_src;
+      ${MESSAGE_TABLES}
       CREATE TABLE IF NOT EXISTS receipts (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         owner TEXT NOT NULL,
@@ -239,7 +199,19 @@ export class SqliteStore implements Store {
     if (!hasFileColumn(this.#db)) {
       this.#db.exec("ALTER TABLE history_blocks ADD COLUMN file_bytes INTEGER");
     }
-    this.#db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+    if (version < SCHEMA_VERSION) {
+      this.#db.exec("BEGIN IMMEDIATE");
+      try {
+        migrateMessageRows(this.#db);
+        this.#db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+        this.#db.exec("COMMIT");
+      } catch (error) {
+        this.#db.exec("ROLLBACK");
+        this.#db.close();
+        throw error;
+      }
+    }
+    this.#messages = new MessageBlocks(this.#db);
     if (path !== ":memory:") {
       this.#files = new BlockFiles(`${path}-history`, !this.#background);
       this.#pruneFiles(this.#files);
@@ -255,32 +227,6 @@ export class SqliteStore implements Store {
         "INSERT INTO accounts (name, hash, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
       ),
       deleteAccount: prepare("DELETE FROM accounts WHERE name = ?"),
-      putMessage: prepare(
-        "INSERT INTO messages (dst, src, msg_id, sent_at, payload) VALUES (?, ?, ?, ?, ?)",
-      ),
-      // What AUTOINCREMENT would pick: above every seq ever used, deleted ones included.
-      nextSeq: prepare(
-        `SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0),
-          coalesce((SELECT max(seq) FROM messages), 0)) + 1 AS n`,
-      ),
-      // A pass over the table in seq order, in slices, each as two JSON arrays (few values to
-      // make, no sorting).
-      queues: prepare(
-        `SELECT json_group_array(dst) AS dsts, json_group_array(seq) AS seqs
-          FROM (SELECT dst, seq FROM messages WHERE seq > ? ORDER BY seq LIMIT ${INDEX_SLICE})`,
-      ),
-      // The seqs are a JSON array: one statement for any number of them.
-      messagesBySeq: prepare(
-        `SELECT seq, src, dst, msg_id, sent_at, payload FROM messages
-          WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq`,
-      ),
-      keysBySeq: prepare(
-        `SELECT seq, src, msg_id, length(payload) AS n FROM messages
-          WHERE seq IN (SELECT value FROM json_each(?))`,
-      ),
-      deleteMessage: prepare(
-        "DELETE FROM messages WHERE seq = ? RETURNING dst, src, msg_id, length(payload) AS n",
-      ),
       putReceipt: prepare("INSERT INTO receipts (owner, sender, msg_id) VALUES (?, ?, ?)"),
       receiptsFor: prepare(
         "SELECT seq, owner, sender, msg_id FROM receipts WHERE owner = ? ORDER BY seq",
@@ -326,58 +272,45 @@ export class SqliteStore implements Store {
   }
 
   storedBytes(dst: string): number {
-    return this.#keyed(dst).bytes(dst)!;
+    return this.#messages.keyed(dst).bytes(dst)!;
   }
 
   counts(): Map<string, number> {
-    return this.#messages().counts();
+    return this.#messages.index().counts();
   }
 
   putMessage(message: Omit<StoredMessage, "seq">): number {
-    const index = this.#messages();
-    const { dst, src, id, sentAt, payload } = message;
-    let seq: number;
     if (!this.#inBatch) {
-      seq = Number(this.#st.putMessage.run(dst, src, id, sentAt, payload).lastInsertRowid);
-      this.#nextSeq = 0;
-    } else {
-      // The batch holds the write lock (BEGIN IMMEDIATE): no other writer can take these seqs.
-      if (this.#nextSeq === 0) this.#nextSeq = Number(this.#st.nextSeq.get()!.n);
-      seq = this.#nextSeq++;
-      // The payload may be a view into a buffer its owner reuses before the insert.
-      const end = this.#arenaUsed + payload.length;
-      let copy: Uint8Array;
-      if (end <= ARENA_BYTES) {
-        this.#arena.set(payload, this.#arenaUsed);
-        copy = this.#arena.subarray(this.#arenaUsed, end);
-        this.#arenaUsed = end;
-      } else copy = payload.slice();
-      this.#rows.push(dst, src, id, sentAt, copy);
-      if (this.#rows.length === ROWS_PER_INSERT * 5) this.#flush();
+      // The batch holds the write lock (BEGIN IMMEDIATE): no other writer can take its seqs.
+      this.begin();
+      try {
+        const seq = this.putMessage(message);
+        this.commit();
+        return seq;
+      } catch (error) {
+        this.rollback();
+        throw error;
+      }
     }
-    index.add(seq, dst, src, id, payload.length);
-    return seq;
+    const { dst, src, id, sentAt, payload } = message;
+    return this.#messages.put(dst, src, id, sentAt, payload);
   }
 
   messagesFor(dst: string, after: number, limit: number): StoredMessage[] {
-    return this.#read(this.#messages().after(dst, after, limit));
+    return this.#messages.read(this.#messages.index().after(dst, after, limit));
   }
 
   findMessages(src: string, id: number, dst: string): StoredMessage[] {
     // Almost always none: a new message is looked up without reading the file.
-    const candidates = this.#keyed(dst).candidates(src, id, dst);
+    const candidates = this.#messages.keyed(dst).candidates(src, id, dst);
     if (candidates.length === 0) return [];
-    return this.#read(candidates).filter((m) => m.src === src && m.id === id && m.dst === dst);
+    return this.#messages.read(candidates).filter((m) =>
+      m.src === src && m.id === id && m.dst === dst
+    );
   }
 
   deleteMessage(seq: number): number {
-    const index = this.#messages();
-    this.#flush();
-    const row = this.#st.deleteMessage.get(seq);
-    if (row === undefined) return 0;
-    const bytes = Number(row.n);
-    index.remove(seq, String(row.dst), String(row.src), Number(row.msg_id), bytes);
-    return bytes;
+    return this.#messages.delete(seq);
   }
 
   putReceipt(owner: string, from: string, id: number): number {
@@ -416,16 +349,16 @@ export class SqliteStore implements Store {
 
   commit(): void {
     if (!this.#inBatch) return;
-    this.#flush();
-    // A failed insert leaves the transaction open, and so does a failed COMMIT: rollback() must
+    this.#messages.flush();
+    // A failed write leaves the transaction open, and so does a failed COMMIT: rollback() must
     // still see the batch.
-    if (this.#failed !== undefined) {
-      throw new Error("Cannot commit: storing a message of the batch failed", {
-        cause: this.#failed,
-      });
+    const failed = this.#messages.failure();
+    if (failed !== undefined) {
+      throw new Error("Cannot commit: storing a message of the batch failed", { cause: failed });
     }
     this.#db.exec("COMMIT");
     this.#inBatch = false;
+    this.#messages.committed();
     this.#committed();
   }
 
@@ -433,12 +366,8 @@ export class SqliteStore implements Store {
     if (!this.#inBatch) return;
     this.#dropQueuedHistory();
     this.#inBatch = false;
-    this.#rows.length = 0;
-    this.#arenaUsed = 0;
-    this.#nextSeq = 0;
-    this.#failed = undefined;
     // Read again from the file when next needed: the batch's messages are gone, deleted ones back.
-    this.#index = undefined;
+    this.#messages.reset();
     if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
     this.#rolledBack();
   }
@@ -535,74 +464,6 @@ export class SqliteStore implements Store {
     const slash = this.#path.lastIndexOf("/");
     syncDir(slash < 0 ? "." : this.#path.slice(0, slash) || "/");
     return this.#wal;
-  }
-
-  /** The index of the messages, read from the file if it is not in memory. */
-  #messages(): MessageIndex {
-    if (this.#index !== undefined) return this.#index;
-    const queues = new Map<string, number[]>();
-    for (let after = 0;;) {
-      const row = this.#st.queues.get(after)!;
-      const dsts: string[] = JSON.parse(String(row.dsts));
-      const seqs: number[] = JSON.parse(String(row.seqs));
-      for (let i = 0; i < dsts.length; i++) {
-        const queue = queues.get(dsts[i]!);
-        if (queue === undefined) queues.set(dsts[i]!, [seqs[i]!]);
-        else queue.push(seqs[i]!);
-      }
-      if (seqs.length < INDEX_SLICE) break;
-      after = seqs[seqs.length - 1]!;
-    }
-    const index = new MessageIndex();
-    for (const [dst, seqs] of queues) index.addUnkeyed(dst, seqs);
-    this.#index = index;
-    return index;
-  }
-
-  /** The index, with the keys and sizes of `dst`'s messages read from the file if need be. */
-  #keyed(dst: string): MessageIndex {
-    const index = this.#messages();
-    const unkeyed = index.unkeyed(dst);
-    if (unkeyed.length === 0) return index;
-    const rows = this.#st.keysBySeq.all(JSON.stringify(unkeyed)).map((row) => ({
-      seq: Number(row.seq),
-      src: String(row.src),
-      id: Number(row.msg_id),
-      bytes: Number(row.n),
-    }));
-    index.addKeys(dst, rows);
-    return index;
-  }
-
-  /** The messages with these seqs (the batch's pending ones inserted first), in seq order. */
-  #read(seqs: number[]): StoredMessage[] {
-    if (seqs.length === 0) return [];
-    this.#flush();
-    return this.#st.messagesBySeq.all(JSON.stringify(seqs)).map(toMessage);
-  }
-
-  /**
-   * Inserts the batch's pending messages. A failure is kept for `commit()` to throw: whoever
-   * reads meanwhile sees the batch without them, and the batch is rolled back.
-   */
-  #flush(): void {
-    const rows = this.#rows;
-    if (rows.length === 0) return;
-    try {
-      if (this.#failed === undefined) {
-        const last = Number(this.#inserts.of(rows.length / 5).run(...rows).lastInsertRowid);
-        // AUTOINCREMENT numbers them as putMessage() did, having the write lock; check it anyway.
-        if (last !== this.#nextSeq - 1) {
-          throw new Error(
-            `Cannot store messages: seq ${last} where ${this.#nextSeq - 1} was given`,
-          );
-        }
-      }
-    } catch (error) {
-      this.#failed = error;
-    }
-    rows.length = 0;
-    this.#arenaUsed = 0;
   }
 
   // --- history and rooms
@@ -1219,17 +1080,6 @@ function toHistoryEntry(row: Record<string, unknown>): HistoryEntry {
     sentAt: Number(row.sent_at),
     payload: row.payload as Uint8Array,
     kind: Number(row.kind),
-  };
-}
-
-function toMessage(row: Record<string, unknown>): StoredMessage {
-  return {
-    seq: Number(row.seq),
-    src: String(row.src),
-    dst: String(row.dst),
-    id: Number(row.msg_id),
-    sentAt: Number(row.sent_at),
-    payload: row.payload as Uint8Array,
   };
 }
 

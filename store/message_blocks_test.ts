@@ -1,0 +1,164 @@
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { MESSAGES_PER_BLOCK } from "./message_blocks.ts";
+import { SqliteStore } from "./sqlite_store.ts";
+import type { StoredMessage } from "./store.ts";
+
+const text = (s: string) => new TextEncoder().encode(s);
+const read = (m: StoredMessage) => new TextDecoder().decode(m.payload);
+
+function temp(): { path: string } & Disposable {
+  const dir = Deno.makeTempDirSync({ prefix: "tinychat-blocks-test-" });
+  return {
+    path: `${dir}/tinychat.db`,
+    [Symbol.dispose]: () => Deno.removeSync(dir, { recursive: true }),
+  };
+}
+
+/** Stores `count` messages in one batch, to bob and carol in turn; returns their seqs. */
+function putBatch(store: SqliteStore, count: number, from = 0): number[] {
+  store.begin();
+  const seqs: number[] = [];
+  for (let i = from; i < from + count; i++) {
+    const dst = i % 2 === 0 ? "bob" : "carol";
+    seqs.push(store.putMessage({ src: "alice", dst, id: i, sentAt: i, payload: text(`m${i}`) }));
+  }
+  store.commit();
+  return seqs;
+}
+
+/** The rows of the two message tables, as another connection sees them. */
+function tables(path: string): { blocks: number[][]; gone: number[] } {
+  const db = new DatabaseSync(path);
+  try {
+    return {
+      blocks: db.prepare("SELECT last_seq, count FROM message_blocks ORDER BY last_seq").all()
+        .map((row) => [Number(row.last_seq), Number(row.count)]),
+      gone: db.prepare("SELECT seq FROM messages_gone ORDER BY seq").all().map((row) =>
+        Number(row.seq)
+      ),
+    };
+  } finally {
+    db.close();
+  }
+}
+
+Deno.test("a batch's messages go in blocks of consecutive seqs, and read back whole", () => {
+  using file = temp();
+  const store = new SqliteStore(file.path);
+  try {
+    const seqs = putBatch(store, MESSAGES_PER_BLOCK + 10);
+    assert.deepEqual(seqs, Array.from({ length: MESSAGES_PER_BLOCK + 10 }, (_, i) => i + 1));
+    assert.deepEqual(tables(file.path).blocks, [
+      [MESSAGES_PER_BLOCK, MESSAGES_PER_BLOCK],
+      [MESSAGES_PER_BLOCK + 10, 10],
+    ]);
+    const bob = store.messagesFor("bob", 0, 1000);
+    assert.equal(bob.length, (MESSAGES_PER_BLOCK + 10) / 2);
+    assert.deepEqual(bob.slice(0, 2).map(read), ["m0", "m2"]);
+    assert.deepEqual(bob.at(-1), {
+      seq: MESSAGES_PER_BLOCK + 9,
+      src: "alice",
+      dst: "bob",
+      id: MESSAGES_PER_BLOCK + 8,
+      sentAt: MESSAGES_PER_BLOCK + 8,
+      payload: text(`m${MESSAGES_PER_BLOCK + 8}`),
+    });
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("a delivered message is marked gone; its block goes with its marks once all of it is", () => {
+  using file = temp();
+  const store = new SqliteStore(file.path);
+  try {
+    const [a, b, c] = putBatch(store, 3);
+    store.begin();
+    assert.equal(store.deleteMessage(a!), 2);
+    assert.equal(store.deleteMessage(a!), 0);
+    store.commit();
+    assert.deepEqual(tables(file.path), { blocks: [[3, 3]], gone: [a] });
+    store.begin();
+    store.deleteMessage(c!);
+    store.deleteMessage(b!);
+    store.commit();
+    assert.deepEqual(tables(file.path), { blocks: [], gone: [] });
+    assert.deepEqual([...store.counts()], []);
+    assert.equal(store.deleteMessage(b!), 0);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("after a reopen, a block's delivered messages stay delivered and the others are there", () => {
+  using file = temp();
+  {
+    const store = new SqliteStore(file.path);
+    const seqs = putBatch(store, 6);
+    store.begin();
+    store.deleteMessage(seqs[0]!);
+    store.deleteMessage(seqs[3]!);
+    store.commit();
+    store.close();
+  }
+  const store = new SqliteStore(file.path);
+  try {
+    assert.deepEqual(store.messagesFor("bob", 0, 10).map(read), ["m2", "m4"]);
+    assert.deepEqual(store.messagesFor("carol", 0, 10).map(read), ["m1", "m5"]);
+    assert.equal(store.storedBytes("bob"), 4);
+    assert.deepEqual(store.findMessages("alice", 0, "bob"), []);
+    assert.deepEqual(store.findMessages("alice", 5, "carol").map(read), ["m5"]);
+    store.begin();
+    for (const seq of [2, 3, 5, 6]) store.deleteMessage(seq);
+    store.commit();
+    assert.deepEqual(tables(file.path), { blocks: [], gone: [] });
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("a rolled-back batch takes its blocks and its deliveries with it", () => {
+  using file = temp();
+  const store = new SqliteStore(file.path);
+  try {
+    const kept = putBatch(store, 2);
+    store.begin();
+    store.deleteMessage(kept[0]!);
+    const seqs: number[] = [];
+    for (let i = 0; i < MESSAGES_PER_BLOCK + 1; i++) {
+      seqs.push(
+        store.putMessage({ src: "dave", dst: "bob", id: i, sentAt: 0, payload: text("x") }),
+      );
+    }
+    // The first block of the batch is written already, and read.
+    assert.equal(store.messagesFor("bob", 0, 1000).length, MESSAGES_PER_BLOCK + 1);
+    store.rollback();
+    assert.deepEqual(store.messagesFor("bob", 0, 10).map(read), ["m0"]);
+    assert.equal(store.deleteMessage(seqs[0]!), 0);
+    assert.deepEqual(store.findMessages("dave", 0, "bob"), []);
+    assert.deepEqual(tables(file.path), { blocks: [[2, 2]], gone: [] });
+    // The seqs of the rolled-back batch are given again: nothing was stored under them.
+    assert.deepEqual(putBatch(store, 1, 10), [3]);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("a message larger than a block's target bytes gets a block of its own", () => {
+  using file = temp();
+  const store = new SqliteStore(file.path);
+  try {
+    const big = new Uint8Array(1024 * 1024).fill(7);
+    store.begin();
+    const first = store.putMessage({ src: "a", dst: "bob", id: 1, sentAt: 0, payload: big });
+    const second = store.putMessage({ src: "a", dst: "bob", id: 2, sentAt: 0, payload: text("s") });
+    store.commit();
+    assert.deepEqual(tables(file.path).blocks, [[first, 1], [second, 1]]);
+    const [m] = store.messagesFor("bob", 0, 1);
+    assert.equal(m!.payload.length, big.length);
+    assert.equal(store.storedBytes("bob"), big.length + 1);
+  } finally {
+    store.close();
+  }
+});
