@@ -5,6 +5,9 @@
  * a row, and SQLite inserts each row on its own). A delivered message is marked in
  * `messages_gone` until every message of its block is: then the block and its marks go.
  *
+ * A block is rewritten once most of it is delivered, with empty payloads for the delivered
+ * messages (`COMPACT_SHARE`).
+ *
  * `message_blocks`: `last_seq` the seq of its last message (AUTOINCREMENT: `sqlite_sequence`
  * keeps the highest seq ever given, so a seq is never given twice), `count` its messages (seqs
  * `last_seq - count + 1` to `last_seq`), `dsts` their recipients as a JSON array (what opening
@@ -20,6 +23,14 @@ import type { StoredMessage } from "./store.ts";
 
 /** Messages a block holds at most: a delivery reads a whole block to hand over one message. */
 export const MESSAGES_PER_BLOCK = 256;
+/**
+ * A block is rewritten without the payloads of its delivered messages once no more than a
+ * quarter of it is left: a recipient long away does not keep the rest of a block in full.
+ */
+const COMPACT_SHARE = 4;
+/** Blocks smaller than this are not rewritten. */
+const COMPACT_MIN = 16;
+const EMPTY = new Uint8Array(0);
 /** Blocks' recipients read per statement when the index is built. */
 const BLOCKS_PER_SLICE = 4096;
 /** Blocks' data read per statement when the keys are read. */
@@ -66,7 +77,15 @@ interface ReadBlock {
 export class MessageBlocks {
   #db: DatabaseSync;
   #st: Record<
-    "put" | "nextSeq" | "block" | "gone" | "deleteBlock" | "deleteGone" | "allGone" | "dsts",
+    | "put"
+    | "nextSeq"
+    | "block"
+    | "gone"
+    | "rewrite"
+    | "deleteBlock"
+    | "deleteGone"
+    | "allGone"
+    | "dsts",
     StatementSync
   >;
   /** The block being filled; made at the first `put()`. */
@@ -98,6 +117,7 @@ export class MessageBlocks {
           ORDER BY last_seq LIMIT 1`,
       ),
       gone: prepare("INSERT INTO messages_gone (seq) VALUES (?)"),
+      rewrite: prepare("UPDATE message_blocks SET data = ? WHERE last_seq = ?"),
       deleteBlock: prepare("DELETE FROM message_blocks WHERE last_seq = ?"),
       deleteGone: prepare("DELETE FROM messages_gone WHERE seq BETWEEN ? AND ?"),
       allGone: prepare("SELECT json_group_array(seq) AS seqs FROM messages_gone"),
@@ -241,7 +261,22 @@ export class MessageBlocks {
       this.#last = undefined;
     }
     index.remove(seq, m.dst, m.src, m.id, m.payload.length);
+    const count = block.messages.length;
+    if (
+      count >= COMPACT_MIN && live * COMPACT_SHARE <= count && (live + 1) * COMPACT_SHARE > count
+    ) {
+      this.#compact(block, index);
+    }
     return m.payload.length;
+  }
+
+  /** Rewrites `block` with empty payloads for its messages gone from `index`. */
+  #compact(block: ReadBlock, index: MessageIndex): void {
+    const writer = this.#writer ??= new HistoryBlockWriter({ conversations: false });
+    for (const m of block.messages) {
+      writer.add(m.src, m.dst, m.id, m.sentAt, index.has(m.dst, m.seq) ? m.payload : EMPTY);
+    }
+    this.#st.rewrite.run(blockBytes(writer.take()), block.last);
   }
 
   /**

@@ -162,3 +162,46 @@ Deno.test("a message larger than a block's target bytes gets a block of its own"
     store.close();
   }
 });
+
+Deno.test("a block mostly delivered is rewritten without the delivered payloads; the rest stays whole", () => {
+  using file = temp();
+  const dataBytes = () => {
+    const db = new DatabaseSync(file.path);
+    try {
+      return Number(db.prepare("SELECT sum(length(data)) AS n FROM message_blocks").get()!.n);
+    } finally {
+      db.close();
+    }
+  };
+  const long = (i: number) => `${i}`.padEnd(500, ".");
+  {
+    const store = new SqliteStore(file.path);
+    store.begin();
+    for (let i = 0; i < 32; i++) {
+      store.putMessage({ src: "alice", dst: "bob", id: i, sentAt: i, payload: text(long(i)) });
+    }
+    store.commit();
+    const full = dataBytes();
+    assert.ok(full > 32 * 500);
+    store.begin();
+    // 23 of 32 delivered: 9 left, more than a quarter.
+    for (let seq = 1; seq <= 23; seq++) store.deleteMessage(seq);
+    store.commit();
+    assert.equal(dataBytes(), full);
+    store.begin();
+    store.deleteMessage(24);
+    store.commit();
+    // 8 left: the block keeps their payloads alone.
+    assert.ok(dataBytes() < full / 3, `${dataBytes()} of ${full} bytes`);
+    store.close();
+  }
+  const store = new SqliteStore(file.path);
+  try {
+    const left = store.messagesFor("bob", 0, 100);
+    assert.deepEqual(left.map((m) => m.id), [24, 25, 26, 27, 28, 29, 30, 31]);
+    assert.deepEqual(left.map(read), left.map((m) => long(m.id)));
+    assert.equal(store.storedBytes("bob"), 8 * 500);
+  } finally {
+    store.close();
+  }
+});
