@@ -6,9 +6,10 @@
 # noise (±25-40% between runs of one server here) hits both alike: A against A comes out
 # within ±2%. Each round runs the pair twice, in both orders.
 #
-#   scripts/perf/duel.sh [-w "P W"] [-r ROUNDS] [-s SECS] TREE_A TREE_B
+#   scripts/perf/duel.sh [-w "P W" | -w offline] [-r ROUNDS] [-s SECS] TREE_A TREE_B
 #
-# TREE_A and TREE_B are checkouts of tinychat (git worktree add /tmp/a <commit>). Prints each
+# -w offline: compare.sh's offline workload (10 senders x 16 in flight to 10 users who logged in
+# once and left; a message counts at its "300"). TREE_A and TREE_B are checkouts of tinychat (git worktree add /tmp/a <commit>). Prints each
 # run's rates and B/A, then the median B/A.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -16,7 +17,7 @@ workload="10 16"
 rounds=2
 secs=5
 usage() {
-  echo "usage: duel.sh [-w \"P W\"] [-r ROUNDS] [-s SECS] TREE_A TREE_B" >&2
+  echo "usage: duel.sh [-w \"P W\" | -w offline] [-r ROUNDS] [-s SECS] TREE_A TREE_B" >&2
   exit 2
 }
 while getopts "w:r:s:" opt; do
@@ -29,7 +30,14 @@ while getopts "w:r:s:" opt; do
 done
 shift $((OPTIND - 1))
 [ $# -eq 2 ] || usage
-read -r pairs window <<<"$workload"
+if [ "$workload" = offline ]; then
+  load=(-m offline -P 10 -w 16 -r 10 -s 100)
+  label=offline
+else
+  read -r pairs window <<<"$workload"
+  load=(-m tinychat -P "$pairs" -w "$window")
+  label=${pairs}x$window
+fi
 a=$(cd "$1" && pwd)
 b=$(cd "$2" && pwd)
 
@@ -56,11 +64,9 @@ run() {
   mkdir -p "$work/a" "$work/b"
   start "$1" "$pa" "$work/a"
   start "$2" "$pb" "$work/b"
-  taskset -c 1 "$work/loadgen" -m tinychat -p "$pa" -P "$pairs" -w "$window" -t "$secs" -q \
-    >"$work/out.a" &
+  taskset -c 1 "$work/loadgen" "${load[@]}" -p "$pa" -t "$secs" -q >"$work/out.a" &
   local first=$!
-  taskset -c 1 "$work/loadgen" -m tinychat -p "$pb" -P "$pairs" -w "$window" -t "$secs" -q \
-    >"$work/out.b"
+  taskset -c 1 "$work/loadgen" "${load[@]}" -p "$pb" -t "$secs" -q >"$work/out.b"
   wait "$first"
   fuser -k -INT "$pa/tcp" "$pb/tcp" >/dev/null 2>&1 || true
   sleep 0.5
@@ -74,9 +80,9 @@ ratios=()
 for _ in $(seq "$rounds"); do
   read -r ra rb <<<"$(run "$a" "$b")"
   ratios+=("$(awk "BEGIN { printf \"%.3f\", $rb / $ra }")")
-  echo "${pairs}x$window A=$ra B=$rb B/A=${ratios[-1]}"
+  echo "$label A=$ra B=$rb B/A=${ratios[-1]}"
   read -r rb ra <<<"$(run "$b" "$a")"
   ratios+=("$(awk "BEGIN { printf \"%.3f\", $rb / $ra }")")
-  echo "${pairs}x$window B=$rb A=$ra B/A=${ratios[-1]}"
+  echo "$label B=$rb A=$ra B/A=${ratios[-1]}"
 done
 printf '%s\n' "${ratios[@]}" | sort -n | awk '{ r[NR] = $1 } END { print "median B/A " r[int((NR + 1) / 2)] }'
