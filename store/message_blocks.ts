@@ -11,7 +11,9 @@
  * `message_blocks`: `last_seq` the seq of its last message (AUTOINCREMENT: `sqlite_sequence`
  * keeps the highest seq ever given, so a seq is never given twice), `count` its messages (seqs
  * `last_seq - count + 1` to `last_seq`), `dsts` their recipients as a JSON array (what opening
- * the store reads, without the payloads), `data` the block.
+ * the store reads, without the payloads), `keys` their senders, ids and payload sizes as one JSON
+ * array of triples, flat (what the duplicate and quota checks need, read once after a restart),
+ * `data` the block.
  *
  * @module
  */
@@ -33,8 +35,6 @@ const COMPACT_MIN = 16;
 const EMPTY = new Uint8Array(0);
 /** Blocks' recipients read per statement when the index is built. */
 const BLOCKS_PER_SLICE = 4096;
-/** Blocks' data read per statement when the keys are read. */
-const DATA_PER_SLICE = 64;
 
 /** The tables, created if missing. */
 export const MESSAGE_TABLES = `
@@ -42,6 +42,7 @@ export const MESSAGE_TABLES = `
     last_seq INTEGER PRIMARY KEY AUTOINCREMENT,
     count INTEGER NOT NULL,
     dsts TEXT NOT NULL,
+    keys TEXT NOT NULL,
     data BLOB NOT NULL
   );
   CREATE TABLE IF NOT EXISTS messages_gone (seq INTEGER PRIMARY KEY);
@@ -85,13 +86,16 @@ export class MessageBlocks {
     | "deleteBlock"
     | "deleteGone"
     | "allGone"
-    | "dsts",
+    | "dsts"
+    | "keys",
     StatementSync
   >;
   /** The block being filled; made at the first `put()`. */
   #writer: HistoryBlockWriter | undefined;
   /** The recipients of its messages, in order. */
   #dsts: string[] = [];
+  /** Their senders, ids and payload sizes, three values a message. */
+  #keys: (string | number)[] = [];
   /** The seq of the next message put; 0: to be read from the file. */
   #nextSeq = 0;
   /** Why writing a block failed: the transaction can only be rolled back then. */
@@ -107,7 +111,9 @@ export class MessageBlocks {
     this.#db = db;
     const prepare = (sql: string) => db.prepare(sql);
     this.#st = {
-      put: prepare("INSERT INTO message_blocks (last_seq, count, dsts, data) VALUES (?, ?, ?, ?)"),
+      put: prepare(
+        "INSERT INTO message_blocks (last_seq, count, dsts, keys, data) VALUES (?, ?, ?, ?, ?)",
+      ),
       nextSeq: prepare(
         `SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'message_blocks'), 0)
           + 1 AS n`,
@@ -123,6 +129,10 @@ export class MessageBlocks {
       allGone: prepare("SELECT json_group_array(seq) AS seqs FROM messages_gone"),
       dsts: prepare(
         `SELECT last_seq, count, dsts FROM message_blocks WHERE last_seq > ?
+          ORDER BY last_seq LIMIT ${BLOCKS_PER_SLICE}`,
+      ),
+      keys: prepare(
+        `SELECT last_seq, count, dsts, keys FROM message_blocks WHERE last_seq > ?
           ORDER BY last_seq LIMIT ${BLOCKS_PER_SLICE}`,
       ),
     };
@@ -172,20 +182,27 @@ export class MessageBlocks {
       wanted.set(name, new Set(index.unkeyed(name)));
       keys.set(name, []);
     }
-    const slice = this.#db.prepare(
-      `SELECT last_seq, count, data FROM message_blocks WHERE last_seq > ?
-        ORDER BY last_seq LIMIT ${DATA_PER_SLICE}`,
-    );
     for (let after = 0;;) {
-      const rows = slice.all(after);
+      const rows = this.#st.keys.all(after);
       for (const row of rows) {
-        for (const m of readBlock(row).messages) {
-          if (wanted.get(m.dst)?.has(m.seq)) {
-            keys.get(m.dst)!.push({ seq: m.seq, src: m.src, id: m.id, bytes: m.payload.length });
-          }
+        const last = Number(row.last_seq);
+        const count = Number(row.count);
+        const dsts: string[] = JSON.parse(String(row.dsts));
+        const triples: (string | number)[] = JSON.parse(String(row.keys));
+        if (dsts.length !== count || triples.length !== 3 * count) {
+          throw new Error(`Cannot read message block ${last}: damaged`);
+        }
+        for (let i = 0, seq = last - count + 1; i < count; i++, seq++) {
+          if (!wanted.get(dsts[i]!)?.has(seq)) continue;
+          keys.get(dsts[i]!)!.push({
+            seq,
+            src: String(triples[3 * i]),
+            id: Number(triples[3 * i + 1]),
+            bytes: Number(triples[3 * i + 2]),
+          });
         }
       }
-      if (rows.length < DATA_PER_SLICE) break;
+      if (rows.length < BLOCKS_PER_SLICE) break;
       after = Number(rows[rows.length - 1]!.last_seq);
     }
     for (const [name, rows] of keys) index.addKeys(name, rows);
@@ -196,10 +213,11 @@ export class MessageBlocks {
   put(dst: string, src: string, id: number, sentAt: number, payload: Uint8Array): number {
     const index = this.index();
     if (this.#nextSeq === 0) this.#nextSeq = Number(this.#st.nextSeq.get()!.n);
-    const seq = this.#nextSeq++;
     this.#writer ??= new HistoryBlockWriter({ conversations: false });
     this.#writer.add(src, dst, id, sentAt, payload);
+    const seq = this.#nextSeq++;
     this.#dsts.push(dst);
+    this.#keys.push(src, id, payload.length);
     index.add(seq, dst, src, id, payload.length);
     if (this.#dsts.length >= MESSAGES_PER_BLOCK || this.#writer.full) this.flush();
     return seq;
@@ -216,13 +234,16 @@ export class MessageBlocks {
     try {
       const block = this.#writer!.take();
       if (this.#failed === undefined) {
-        this.#st.put.run(last, count, JSON.stringify(this.#dsts), blockBytes(block));
+        this.#inTransaction();
+        const keys = JSON.stringify(this.#keys);
+        this.#st.put.run(last, count, JSON.stringify(this.#dsts), keys, blockBytes(block));
         this.#live.set(last, count);
       }
     } catch (error) {
       this.#failed = error;
     }
     this.#dsts.length = 0;
+    this.#keys.length = 0;
   }
 
   /** Why a block of the open transaction could not be written, if one could not. */
@@ -242,7 +263,11 @@ export class MessageBlocks {
     return out;
   }
 
-  /** Deletes a message (no error if it is gone); returns its payload bytes (0 if gone). */
+  /**
+   * Deletes a message (no error if it is gone); returns its payload bytes (0 if gone). It takes
+   * a few statements: if one fails, the error is also kept for `failure()` (the transaction is
+   * to be rolled back), and memory is left as it was.
+   */
   delete(seq: number): number {
     const index = this.index();
     this.flush();
@@ -251,32 +276,54 @@ export class MessageBlocks {
     const m = block.messages[seq - block.first]!;
     if (!index.has(m.dst, seq)) return 0;
     const live = this.#live.get(block.last)! - 1;
-    if (live > 0) {
-      this.#st.gone.run(seq);
-      this.#live.set(block.last, live);
-    } else {
-      this.#st.deleteBlock.run(block.last);
-      this.#st.deleteGone.run(block.first, block.last);
+    const count = block.messages.length;
+    try {
+      this.#inTransaction();
+      if (live > 0) {
+        this.#st.gone.run(seq);
+        if (
+          count >= COMPACT_MIN && live * COMPACT_SHARE <= count &&
+          (live + 1) * COMPACT_SHARE > count
+        ) {
+          this.#compact(block, index, seq);
+        }
+      } else {
+        this.#st.deleteBlock.run(block.last);
+        this.#st.deleteGone.run(block.first, block.last);
+      }
+    } catch (error) {
+      this.#failed ??= error;
+      throw error;
+    }
+    if (live > 0) this.#live.set(block.last, live);
+    else {
       this.#live.delete(block.last);
       this.#last = undefined;
     }
     index.remove(seq, m.dst, m.src, m.id, m.payload.length);
-    const count = block.messages.length;
-    if (
-      count >= COMPACT_MIN && live * COMPACT_SHARE <= count && (live + 1) * COMPACT_SHARE > count
-    ) {
-      this.#compact(block, index);
-    }
     return m.payload.length;
   }
 
-  /** Rewrites `block` with empty payloads for its messages gone from `index`. */
-  #compact(block: ReadBlock, index: MessageIndex): void {
+  /** Rewrites `block` with empty payloads for `deleted` and its messages gone from `index`. */
+  #compact(block: ReadBlock, index: MessageIndex, deleted: number): void {
     const writer = this.#writer ??= new HistoryBlockWriter({ conversations: false });
     for (const m of block.messages) {
-      writer.add(m.src, m.dst, m.id, m.sentAt, index.has(m.dst, m.seq) ? m.payload : EMPTY);
+      const kept = m.seq !== deleted && index.has(m.dst, m.seq);
+      writer.add(m.src, m.dst, m.id, m.sentAt, kept ? m.payload : EMPTY);
     }
     this.#st.rewrite.run(blockBytes(writer.take()), block.last);
+  }
+
+  /**
+   * Throws unless a transaction is open: SQLite ends one by itself on some I/O errors, and a
+   * write after that would be committed on its own, outside the batch that is to be rolled back.
+   */
+  #inTransaction(): void {
+    if (!this.#db.isTransaction) {
+      throw new Error(
+        "Cannot write stored messages: the transaction ended (SQLite rolled it back)",
+      );
+    }
   }
 
   /**
@@ -291,6 +338,7 @@ export class MessageBlocks {
   reset(): void {
     this.#writer?.clear();
     this.#dsts.length = 0;
+    this.#keys.length = 0;
     this.#nextSeq = 0;
     this.#failed = undefined;
     this.#index = undefined;
@@ -350,15 +398,18 @@ export function migrateMessageRows(db: DatabaseSync): void {
       ORDER BY seq LIMIT 10000`,
   );
   const put = db.prepare(
-    "INSERT INTO message_blocks (last_seq, count, dsts, data) VALUES (?, ?, ?, ?)",
+    "INSERT INTO message_blocks (last_seq, count, dsts, keys, data) VALUES (?, ?, ?, ?, ?)",
   );
   const writer = new HistoryBlockWriter({ conversations: false });
   const dsts: string[] = [];
+  const keys: (string | number)[] = [];
   let last = 0;
   const write = () => {
     if (dsts.length === 0) return;
-    put.run(last, dsts.length, JSON.stringify(dsts), blockBytes(writer.take()));
+    const data = blockBytes(writer.take());
+    put.run(last, dsts.length, JSON.stringify(dsts), JSON.stringify(keys), data);
     dsts.length = 0;
+    keys.length = 0;
   };
   for (let after = 0;;) {
     const slice = rows.all(after);
@@ -366,14 +417,12 @@ export function migrateMessageRows(db: DatabaseSync): void {
       const seq = Number(row.seq);
       // A block's seqs follow each other: a deleted message ends one.
       if (seq !== last + 1 || dsts.length >= MESSAGES_PER_BLOCK || writer.full) write();
-      writer.add(
-        String(row.src),
-        String(row.dst),
-        Number(row.msg_id),
-        Number(row.sent_at),
-        row.payload as Uint8Array,
-      );
+      const src = String(row.src);
+      const id = Number(row.msg_id);
+      const payload = row.payload as Uint8Array;
+      writer.add(src, String(row.dst), id, Number(row.sent_at), payload);
       dsts.push(String(row.dst));
+      keys.push(src, id, payload.length);
       last = seq;
     }
     if (slice.length < 10000) break;

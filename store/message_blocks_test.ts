@@ -205,3 +205,77 @@ Deno.test("a block mostly delivered is rewritten without the delivered payloads;
     store.close();
   }
 });
+
+/** Makes SQLite refuse `statement` on `table` from now on, as a failing disk would. */
+function refuse(path: string, name: string, when: string): void {
+  const db = new DatabaseSync(path);
+  try {
+    db.exec(`CREATE TRIGGER ${name} ${when} BEGIN SELECT RAISE(ABORT, 'refused'); END`);
+  } finally {
+    db.close();
+  }
+}
+
+Deno.test("a delivery whose statements fail half way fails its batch, and the message stays stored", () => {
+  using file = temp();
+  const store = new SqliteStore(file.path);
+  try {
+    putBatch(store, 16);
+    putBatch(store, 2, 100);
+    store.begin();
+    for (let seq = 1; seq <= 11; seq++) store.deleteMessage(seq);
+    store.commit();
+    // The 12th delivery leaves 4 of 16: the block's rewrite fails after the mark went in.
+    refuse(file.path, "no_rewrite", "BEFORE UPDATE ON message_blocks");
+    store.begin();
+    assert.throws(() => store.deleteMessage(12), /refused/);
+    assert.throws(() => store.commit(), /Cannot commit/);
+    store.rollback();
+    assert.deepEqual(store.messagesFor("carol", 0, 10).map((m) => m.seq), [12, 14, 16, 18]);
+    assert.deepEqual(store.messagesFor("bob", 0, 10).map((m) => m.seq), [13, 15, 17]);
+    // The last message of a block: the block goes, then its marks fail to.
+    refuse(file.path, "no_unmark", "BEFORE DELETE ON messages_gone");
+    store.begin();
+    store.deleteMessage(17);
+    assert.throws(() => store.deleteMessage(18), /refused/);
+    assert.throws(() => store.commit(), /Cannot commit/);
+    store.rollback();
+    assert.deepEqual(store.messagesFor("carol", 0, 10).map((m) => m.seq), [12, 14, 16, 18]);
+    assert.deepEqual([...store.counts()].sort(), [["bob", 3], ["carol", 4]]);
+  } finally {
+    store.close();
+  }
+  const reopened = new SqliteStore(file.path);
+  try {
+    assert.deepEqual(reopened.messagesFor("bob", 0, 10).map((m) => m.seq), [13, 15, 17]);
+    assert.deepEqual(reopened.messagesFor("carol", 0, 10).map((m) => m.seq), [12, 14, 16, 18]);
+  } finally {
+    reopened.close();
+  }
+});
+
+Deno.test("after SQLite ended the batch by itself, no block of it is written on its own", () => {
+  using file = temp();
+  const store = new SqliteStore(file.path);
+  try {
+    putBatch(store, 1);
+    // As SQLite does on some I/O errors: the whole transaction is rolled back mid-batch.
+    const db = new DatabaseSync(file.path);
+    db.exec(`CREATE TRIGGER fail BEFORE INSERT ON receipts
+      BEGIN SELECT RAISE(ROLLBACK, 'disk gone'); END`);
+    db.close();
+    store.begin();
+    for (let i = 0; i < MESSAGES_PER_BLOCK + 5; i++) {
+      store.putMessage({ src: "dave", dst: "bob", id: i, sentAt: 0, payload: text("x") });
+    }
+    assert.throws(() => store.putReceipt("dave", "bob", 1), /disk gone/);
+    store.putMessage({ src: "dave", dst: "bob", id: 999, sentAt: 0, payload: text("y") });
+    assert.throws(() => store.deleteMessage(1), /transaction ended/);
+    assert.throws(() => store.commit());
+    store.rollback();
+    assert.deepEqual(tables(file.path), { blocks: [[1, 1]], gone: [] });
+    assert.deepEqual(store.messagesFor("bob", 0, 10).map(read), ["m0"]);
+  } finally {
+    store.close();
+  }
+});

@@ -280,18 +280,8 @@ export class SqliteStore implements Store {
   }
 
   putMessage(message: Omit<StoredMessage, "seq">): number {
-    if (!this.#inBatch) {
-      // The batch holds the write lock (BEGIN IMMEDIATE): no other writer can take its seqs.
-      this.begin();
-      try {
-        const seq = this.putMessage(message);
-        this.commit();
-        return seq;
-      } catch (error) {
-        this.rollback();
-        throw error;
-      }
-    }
+    // A batch holds the write lock (BEGIN IMMEDIATE): no other writer can take its seqs.
+    if (!this.#inBatch) return this.#alone(() => this.putMessage(message));
     const { dst, src, id, sentAt, payload } = message;
     return this.#messages.put(dst, src, id, sentAt, payload);
   }
@@ -310,7 +300,25 @@ export class SqliteStore implements Store {
   }
 
   deleteMessage(seq: number): number {
+    if (!this.#inBatch) return this.#alone(() => this.deleteMessage(seq));
     return this.#messages.delete(seq);
+  }
+
+  /**
+   * `write` in a batch of its own: a message's put or delete takes more than one statement. The
+   * queued history is written first, so that a failure rolls back nothing but `write`.
+   */
+  #alone<T>(write: () => T): T {
+    this.flushHistory();
+    this.begin();
+    try {
+      const result = write();
+      this.commit();
+      return result;
+    } catch (error) {
+      this.rollback();
+      throw error;
+    }
   }
 
   putReceipt(owner: string, from: string, id: number): number {
