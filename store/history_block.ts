@@ -8,6 +8,9 @@
  * The entries of a block have consecutive seqs from the block's first seq; their conversation
  * is derived from src and dst (`conversationOf`).
  *
+ * A writer with `heads` also gives the block's heads: the same name table, then per entry
+ * `u16 src, u16 dst, u32 id, u32 length` (the block without its times and payloads).
+ *
  * @module
  */
 
@@ -28,6 +31,8 @@ const VERSION = 1;
 const MAX_ENCODED_NAMES = 4096;
 /** sentAt, id, src, dst, length. */
 const RECORD_HEADER = 20;
+/** src, dst, id, length. */
+const HEAD_BYTES = 12;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -51,12 +56,25 @@ export interface FinishedBlock {
   lastAt: number;
   /** Conversation -> its entries in the block (empty from a writer without `conversations`). */
   convs: Map<string, number>;
+  /** The block's heads, from a writer with `heads` (a buffer of their own). */
+  heads: Uint8Array | undefined;
+}
+
+/** The entries of a block's heads, by field, in seq order (`decodeBlockHeads`). */
+export interface BlockHeads {
+  src: string[];
+  dst: string[];
+  id: number[];
+  /** Payload lengths. */
+  bytes: number[];
 }
 
 /** Options of `HistoryBlockWriter`. */
 export interface HistoryBlockWriterOptions {
   /** Count each block's entries per conversation (`FinishedBlock.convs`); default true. */
   conversations?: boolean;
+  /** Give each block's heads (`FinishedBlock.heads`); default false. */
+  heads?: boolean;
 }
 
 /**
@@ -74,6 +92,8 @@ export interface HistoryBlockWriterOptions {
  */
 export class HistoryBlockWriter {
   #conversations: boolean;
+  /** The entries' heads, when the writer gives them. */
+  #heads: DataView | undefined;
   #buf = new Uint8Array(BLOCK_TARGET_BYTES + 4096);
   #view = new DataView(this.#buf.buffer);
   #used = 0;
@@ -96,6 +116,9 @@ export class HistoryBlockWriter {
 
   constructor(options: HistoryBlockWriterOptions = {}) {
     this.#conversations = options.conversations !== false;
+    if (options.heads === true) {
+      this.#heads = new DataView(new ArrayBuffer(BLOCK_MAX_ENTRIES * HEAD_BYTES));
+    }
   }
 
   /** Entries waiting. */
@@ -130,6 +153,14 @@ export class HistoryBlockWriter {
     view.setUint16(at + 14, this.#lastDstIndex, false);
     view.setUint32(at + 16, payload.length, false);
     this.#buf.set(payload, at + RECORD_HEADER);
+    const heads = this.#heads;
+    if (heads !== undefined) {
+      const h = this.#count * HEAD_BYTES;
+      heads.setUint16(h, this.#lastSrcIndex, false);
+      heads.setUint16(h + 2, this.#lastDstIndex, false);
+      heads.setUint32(h + 4, id >>> 0, false);
+      heads.setUint32(h + 8, payload.length, false);
+    }
     this.#used = at + need;
     this.#lastCount++;
     this.#count++;
@@ -164,12 +195,18 @@ export class HistoryBlockWriter {
       head.set(n, at + 1);
       at += 1 + n.length;
     }
+    let heads: Uint8Array | undefined;
+    if (this.#heads !== undefined) {
+      const entries = new Uint8Array(this.#heads.buffer, 0, this.#count * HEAD_BYTES);
+      heads = concatBytes([head, entries], head.length + entries.length);
+    }
     const block: FinishedBlock = {
       parts: [head, this.#buf.subarray(0, this.#used)],
       bytes: headerBytes + this.#used,
       count: this.#count,
       lastAt: this.#lastAt,
       convs,
+      heads,
     };
     this.clear();
     return block;
@@ -239,17 +276,8 @@ export function decodeHistoryBlock(
   conv?: string,
 ): BlockEntry[] {
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  if (data.length < 3 || data[0] !== VERSION) {
-    throw new RangeError(`Cannot decode history block ${firstSeq}: unknown version`);
-  }
-  const nameCount = view.getUint16(1, false);
-  const names: string[] = [];
-  let at = 3;
-  for (let i = 0; i < nameCount; i++) {
-    const length = data[at]!;
-    names.push(decoder.decode(data.subarray(at + 1, at + 1 + length)));
-    at += 1 + length;
-  }
+  const { names, end } = readNames(data, view, firstSeq);
+  let at = end;
   const entries: BlockEntry[] = [];
   // Conversations by (src, dst) indexes: one string per pair, not per entry.
   const convs = new Map<number, string>();
@@ -287,6 +315,54 @@ export function decodeHistoryBlock(
     });
   }
   return entries;
+}
+
+/**
+ * The heads of the `count` entries of a block (`FinishedBlock.heads`) whose first seq is
+ * `firstSeq`; throws `RangeError` if `heads` is not that.
+ */
+export function decodeBlockHeads(heads: Uint8Array, firstSeq: number, count: number): BlockHeads {
+  const view = new DataView(heads.buffer, heads.byteOffset, heads.byteLength);
+  const { names, end } = readNames(heads, view, firstSeq);
+  if (heads.length !== end + count * HEAD_BYTES) {
+    throw new RangeError(`Cannot decode the heads of block ${firstSeq}: not ${count} entries`);
+  }
+  const out: BlockHeads = { src: [], dst: [], id: [], bytes: [] };
+  for (let at = end; at < heads.length; at += HEAD_BYTES) {
+    const src = names[view.getUint16(at, false)];
+    const dst = names[view.getUint16(at + 2, false)];
+    if (src === undefined || dst === undefined) {
+      throw new RangeError(`Cannot decode the heads of block ${firstSeq}: bad name`);
+    }
+    out.src.push(src);
+    out.dst.push(dst);
+    out.id.push(view.getUint32(at + 4, false));
+    out.bytes.push(view.getUint32(at + 8, false));
+  }
+  return out;
+}
+
+/** The name table at the start of a block or of its heads, and where it ends. */
+function readNames(
+  data: Uint8Array,
+  view: DataView,
+  firstSeq: number,
+): { names: string[]; end: number } {
+  if (data.length < 3 || data[0] !== VERSION) {
+    throw new RangeError(`Cannot decode history block ${firstSeq}: unknown version`);
+  }
+  const nameCount = view.getUint16(1, false);
+  const names: string[] = [];
+  let at = 3;
+  for (let i = 0; i < nameCount; i++) {
+    const length = data[at]!;
+    if (at + 1 + length > data.length) {
+      throw new RangeError(`Cannot decode history block ${firstSeq}: truncated name table`);
+    }
+    names.push(decoder.decode(data.subarray(at + 1, at + 1 + length)));
+    at += 1 + length;
+  }
+  return { names, end: at };
 }
 
 /**

@@ -3,6 +3,7 @@ import {
   BLOCK_MAX_ENTRIES,
   BLOCK_TARGET_BYTES,
   blockBytes,
+  decodeBlockHeads,
   decodeHistoryBlock,
   HistoryBlockWriter,
   keptEntries,
@@ -57,6 +58,26 @@ Deno.test("HistoryBlockWriter without conversations writes the same block and co
     decodeHistoryBlock(blockBytes(plain.take()), 1).map((e) => `${e.src}>${e.dst}`),
     ["dave>erin"],
   );
+});
+
+Deno.test("HistoryBlockWriter with heads gives each entry's names, id and size without its payload", () => {
+  const w = new HistoryBlockWriter({ heads: true });
+  w.add("alice", "bob", 7, 1, text("hello"));
+  w.add("zoé", "alice", 0xffff_ffff, 2, new Uint8Array(0));
+  w.add("alice", "bob", 9, 3, text("ab"));
+  const block = w.take();
+  assert.deepEqual(decodeBlockHeads(block.heads!, 10, 3), {
+    src: ["alice", "zoé", "alice"],
+    dst: ["bob", "alice", "bob"],
+    id: [7, 0xffff_ffff, 9],
+    bytes: [5, 0, 2],
+  });
+  assert.throws(() => decodeBlockHeads(block.heads!, 10, 4), RangeError);
+  assert.throws(() => decodeBlockHeads(block.heads!.subarray(0, 5), 10, 3), RangeError);
+  // The next block's heads are its own.
+  w.add("carol", "dave", 1, 4, text("x"));
+  assert.deepEqual(decodeBlockHeads(w.take().heads!, 13, 1).src, ["carol"]);
+  assert.equal(new HistoryBlockWriter().take().heads, undefined);
 });
 
 Deno.test("HistoryBlockWriter counts each conversation over runs of one pair, and names anew per block", () => {

@@ -10,17 +10,17 @@
  *
  * `message_blocks`: `last_seq` the seq of its last message (AUTOINCREMENT: `sqlite_sequence`
  * keeps the highest seq ever given, so a seq is never given twice), `count` its messages (seqs
- * `last_seq - count + 1` to `last_seq`), `dsts` their recipients as a JSON array (what opening
- * the store reads, without the payloads), `keys` their senders, ids and payload sizes as one JSON
- * array of triples, flat (what the duplicate and quota checks need, read once after a restart),
- * `data` the block.
+ * `last_seq - count + 1` to `last_seq`), `heads` their senders, recipients, ids and payload
+ * sizes (`decodeBlockHeads`: what opening the store reads, and the duplicate and quota checks
+ * after a restart, without the payloads), `data` the block.
  *
  * @module
  */
 
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { MessageIndex } from "./message_index.ts";
-import { blockBytes, decodeHistoryBlock, HistoryBlockWriter } from "./history_block.ts";
+import { blockBytes, decodeBlockHeads, decodeHistoryBlock } from "./history_block.ts";
+import { HistoryBlockWriter } from "./history_block.ts";
 import type { StoredMessage } from "./store.ts";
 
 /** Messages a block holds at most: a delivery reads a whole block to hand over one message. */
@@ -41,8 +41,7 @@ export const MESSAGE_TABLES = `
   CREATE TABLE IF NOT EXISTS message_blocks (
     last_seq INTEGER PRIMARY KEY AUTOINCREMENT,
     count INTEGER NOT NULL,
-    dsts TEXT NOT NULL,
-    keys TEXT NOT NULL,
+    heads BLOB NOT NULL,
     data BLOB NOT NULL
   );
   CREATE TABLE IF NOT EXISTS messages_gone (seq INTEGER PRIMARY KEY);
@@ -86,16 +85,11 @@ export class MessageBlocks {
     | "deleteBlock"
     | "deleteGone"
     | "allGone"
-    | "dsts"
-    | "keys",
+    | "heads",
     StatementSync
   >;
   /** The block being filled; made at the first `put()`. */
   #writer: HistoryBlockWriter | undefined;
-  /** The recipients of its messages, in order. */
-  #dsts: string[] = [];
-  /** Their senders, ids and payload sizes, three values a message. */
-  #keys: (string | number)[] = [];
   /** The seq of the next message put; 0: to be read from the file. */
   #nextSeq = 0;
   /** Why writing a block failed: the transaction can only be rolled back then. */
@@ -112,7 +106,7 @@ export class MessageBlocks {
     const prepare = (sql: string) => db.prepare(sql);
     this.#st = {
       put: prepare(
-        "INSERT INTO message_blocks (last_seq, count, dsts, keys, data) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO message_blocks (last_seq, count, heads, data) VALUES (?, ?, ?, ?)",
       ),
       nextSeq: prepare(
         `SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'message_blocks'), 0)
@@ -127,12 +121,8 @@ export class MessageBlocks {
       deleteBlock: prepare("DELETE FROM message_blocks WHERE last_seq = ?"),
       deleteGone: prepare("DELETE FROM messages_gone WHERE seq BETWEEN ? AND ?"),
       allGone: prepare("SELECT json_group_array(seq) AS seqs FROM messages_gone"),
-      dsts: prepare(
-        `SELECT last_seq, count, dsts FROM message_blocks WHERE last_seq > ?
-          ORDER BY last_seq LIMIT ${BLOCKS_PER_SLICE}`,
-      ),
-      keys: prepare(
-        `SELECT last_seq, count, dsts, keys FROM message_blocks WHERE last_seq > ?
+      heads: prepare(
+        `SELECT last_seq, count, heads FROM message_blocks WHERE last_seq > ?
           ORDER BY last_seq LIMIT ${BLOCKS_PER_SLICE}`,
       ),
     };
@@ -145,12 +135,11 @@ export class MessageBlocks {
     const queues = new Map<string, number[]>();
     this.#live.clear();
     for (let after = 0;;) {
-      const rows = this.#st.dsts.all(after);
+      const rows = this.#st.heads.all(after);
       for (const row of rows) {
         const last = Number(row.last_seq);
         const count = Number(row.count);
-        const dsts: string[] = JSON.parse(String(row.dsts));
-        if (dsts.length !== count) throw new Error(`Cannot read message block ${last}: damaged`);
+        const dsts = decodeBlockHeads(row.heads as Uint8Array, last - count + 1, count).dst;
         let live = 0;
         for (let i = 0, seq = last - count + 1; i < count; i++, seq++) {
           if (gone.has(seq)) continue;
@@ -183,22 +172,19 @@ export class MessageBlocks {
       keys.set(name, []);
     }
     for (let after = 0;;) {
-      const rows = this.#st.keys.all(after);
+      const rows = this.#st.heads.all(after);
       for (const row of rows) {
         const last = Number(row.last_seq);
         const count = Number(row.count);
-        const dsts: string[] = JSON.parse(String(row.dsts));
-        const triples: (string | number)[] = JSON.parse(String(row.keys));
-        if (dsts.length !== count || triples.length !== 3 * count) {
-          throw new Error(`Cannot read message block ${last}: damaged`);
-        }
+        const heads = decodeBlockHeads(row.heads as Uint8Array, last - count + 1, count);
         for (let i = 0, seq = last - count + 1; i < count; i++, seq++) {
-          if (!wanted.get(dsts[i]!)?.has(seq)) continue;
-          keys.get(dsts[i]!)!.push({
+          const dst = heads.dst[i]!;
+          if (!wanted.get(dst)?.has(seq)) continue;
+          keys.get(dst)!.push({
             seq,
-            src: String(triples[3 * i]),
-            id: Number(triples[3 * i + 1]),
-            bytes: Number(triples[3 * i + 2]),
+            src: heads.src[i]!,
+            id: heads.id[i]!,
+            bytes: heads.bytes[i]!,
           });
         }
       }
@@ -213,13 +199,11 @@ export class MessageBlocks {
   put(dst: string, src: string, id: number, sentAt: number, payload: Uint8Array): number {
     const index = this.index();
     if (this.#nextSeq === 0) this.#nextSeq = Number(this.#st.nextSeq.get()!.n);
-    this.#writer ??= new HistoryBlockWriter({ conversations: false });
-    this.#writer.add(src, dst, id, sentAt, payload);
+    const writer = this.#writer ??= blockWriter();
+    writer.add(src, dst, id, sentAt, payload);
     const seq = this.#nextSeq++;
-    this.#dsts.push(dst);
-    this.#keys.push(src, id, payload.length);
     index.add(seq, dst, src, id, payload.length);
-    if (this.#dsts.length >= MESSAGES_PER_BLOCK || this.#writer.full) this.flush();
+    if (writer.count >= MESSAGES_PER_BLOCK || writer.full) this.flush();
     return seq;
   }
 
@@ -228,22 +212,19 @@ export class MessageBlocks {
    * sees the transaction without those messages, and it is to be rolled back.
    */
   flush(): void {
-    const count = this.#dsts.length;
-    if (count === 0) return;
+    const writer = this.#writer;
+    if (writer === undefined || writer.count === 0) return;
     const last = this.#nextSeq - 1;
+    const block = writer.take();
     try {
-      const block = this.#writer!.take();
       if (this.#failed === undefined) {
         this.#inTransaction();
-        const keys = JSON.stringify(this.#keys);
-        this.#st.put.run(last, count, JSON.stringify(this.#dsts), keys, blockBytes(block));
-        this.#live.set(last, count);
+        this.#st.put.run(last, block.count, block.heads!, blockBytes(block));
+        this.#live.set(last, block.count);
       }
     } catch (error) {
       this.#failed = error;
     }
-    this.#dsts.length = 0;
-    this.#keys.length = 0;
   }
 
   /** Why a block of the open transaction could not be written, if one could not. */
@@ -306,7 +287,7 @@ export class MessageBlocks {
 
   /** Rewrites `block` with empty payloads for `deleted` and its messages gone from `index`. */
   #compact(block: ReadBlock, index: MessageIndex, deleted: number): void {
-    const writer = this.#writer ??= new HistoryBlockWriter({ conversations: false });
+    const writer = this.#writer ??= blockWriter();
     for (const m of block.messages) {
       const kept = m.seq !== deleted && index.has(m.dst, m.seq);
       writer.add(m.src, m.dst, m.id, m.sentAt, kept ? m.payload : EMPTY);
@@ -337,8 +318,6 @@ export class MessageBlocks {
   /** Forgets what the rolled-back transaction did: the index is read again when next needed. */
   reset(): void {
     this.#writer?.clear();
-    this.#dsts.length = 0;
-    this.#keys.length = 0;
     this.#nextSeq = 0;
     this.#failed = undefined;
     this.#index = undefined;
@@ -357,6 +336,11 @@ export class MessageBlocks {
     this.#last = block;
     return block;
   }
+}
+
+/** A writer of message blocks: with their heads, without the history's conversation counts. */
+function blockWriter(): HistoryBlockWriter {
+  return new HistoryBlockWriter({ conversations: false, heads: true });
 }
 
 /** A block from its row (`last_seq`, `count`, `data`). */
@@ -398,31 +382,28 @@ export function migrateMessageRows(db: DatabaseSync): void {
       ORDER BY seq LIMIT 10000`,
   );
   const put = db.prepare(
-    "INSERT INTO message_blocks (last_seq, count, dsts, keys, data) VALUES (?, ?, ?, ?, ?)",
+    "INSERT INTO message_blocks (last_seq, count, heads, data) VALUES (?, ?, ?, ?)",
   );
-  const writer = new HistoryBlockWriter({ conversations: false });
-  const dsts: string[] = [];
-  const keys: (string | number)[] = [];
+  const writer = blockWriter();
   let last = 0;
   const write = () => {
-    if (dsts.length === 0) return;
-    const data = blockBytes(writer.take());
-    put.run(last, dsts.length, JSON.stringify(dsts), JSON.stringify(keys), data);
-    dsts.length = 0;
-    keys.length = 0;
+    if (writer.count === 0) return;
+    const block = writer.take();
+    put.run(last, block.count, block.heads!, blockBytes(block));
   };
   for (let after = 0;;) {
     const slice = rows.all(after);
     for (const row of slice) {
       const seq = Number(row.seq);
       // A block's seqs follow each other: a deleted message ends one.
-      if (seq !== last + 1 || dsts.length >= MESSAGES_PER_BLOCK || writer.full) write();
-      const src = String(row.src);
-      const id = Number(row.msg_id);
-      const payload = row.payload as Uint8Array;
-      writer.add(src, String(row.dst), id, Number(row.sent_at), payload);
-      dsts.push(String(row.dst));
-      keys.push(src, id, payload.length);
+      if (seq !== last + 1 || writer.count >= MESSAGES_PER_BLOCK || writer.full) write();
+      writer.add(
+        String(row.src),
+        String(row.dst),
+        Number(row.msg_id),
+        Number(row.sent_at),
+        row.payload as Uint8Array,
+      );
       last = seq;
     }
     if (slice.length < 10000) break;

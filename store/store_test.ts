@@ -548,7 +548,7 @@ Deno.test("SqliteStore.commit() throws when a message of the batch could not be 
     // Writing a block to mallory fails, as a full disk would make it: when the block goes in.
     const other = new DatabaseSync(file.path);
     other.exec(`CREATE TRIGGER refuse BEFORE INSERT ON message_blocks
-      WHEN NEW.dsts LIKE '%mallory%' BEGIN SELECT RAISE(ABORT, 'refused'); END`);
+      WHEN instr(NEW.heads, CAST('mallory' AS BLOB)) > 0 BEGIN SELECT RAISE(ABORT, 'refused'); END`);
     other.close();
     store.begin();
     store.putMessage(message("alice", "bob", 2));
