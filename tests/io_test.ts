@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { FrameType, readCode } from "../protocol/mod.ts";
 import { connect, isAck, login, text } from "./_client.ts";
-import { cliCommand, serverTest, start } from "./_server.ts";
+import { cliCommand, serverTest, start, tempDir } from "./_server.ts";
 
 // The rest of the suite runs on the default, epoll on this machine; these run the same server
 // over each of its two ways of serving plain TCP, named explicitly.
@@ -50,8 +50,9 @@ for (const io of ["epoll", "deno"]) {
 }
 
 serverTest("tinychat serve --io epoll on a host name exits 1 with one line", async () => {
+  await using data = await tempDir();
   const output = await cliCommand(
-    ["serve", "--io", "epoll", "--host", "localhost", "--port", "0"],
+    ["serve", "--io", "epoll", "--host", "localhost", "--port", "0", "--data", data.path],
     {
       signal: AbortSignal.timeout(30_000),
     },
