@@ -43,7 +43,8 @@ WORKLOADS:
   offline   --pairs senders x --window to 10 users who logged in once and left (a message counts
             when its "300" arrives); then one of them logs in and drains its stored messages
             (at most 10,000), acking each
-  idle      --connections logged-in idle connections: server memory per connection
+  idle      --connections logged-in idle connections: server memory per connection (the server
+            and the bench each need more open files than that: ulimit -n)
   startup   'tinychat serve' started 5 times on a data directory of 100,000 stored messages: the
             time from spawn to its listening line (always servers of its own; not with --port)
 
@@ -57,7 +58,7 @@ OPTIONS:
   --pairs P           pairs of 'live', senders of 'offline'          (default 10)
   --window W          unacknowledged messages per sender             (default 16)
   --seconds T         measured seconds per workload, after 1 s of warm-up  (default 5)
-  --connections N     connections of 'idle'                          (default 2000)
+  --connections N     connections of 'idle'                          (default 10000)
   --json              print the results as JSON instead of a table
   -h, --help          show this help
 
@@ -105,7 +106,7 @@ export function parseBenchArgs(args: string[]): BenchOptions {
     pairs: { type: "string" },
     window: { type: "string" },
     seconds: { type: "string", default: "5" },
-    connections: { type: "string", default: "2000" },
+    connections: { type: "string", default: "10000" },
     json: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   });
