@@ -19,8 +19,12 @@
 
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { MessageIndex } from "./message_index.ts";
-import { blockBytes, decodeBlockHeads, decodeHistoryBlock } from "./history_block.ts";
-import { HistoryBlockWriter } from "./history_block.ts";
+import {
+  blockBytes,
+  decodeBlockHeads,
+  decodeHistoryBlock,
+  HistoryBlockWriter,
+} from "./history_block.ts";
 import type { StoredMessage } from "./store.ts";
 
 /** Messages a block holds at most: a delivery reads a whole block to hand over one message. */
@@ -33,7 +37,7 @@ const COMPACT_SHARE = 4;
 /** Blocks smaller than this are not rewritten. */
 const COMPACT_MIN = 16;
 const EMPTY = new Uint8Array(0);
-/** Blocks' recipients read per statement when the index is built. */
+/** Blocks' heads read per statement when the index or the keys are read. */
 const BLOCKS_PER_SLICE = 4096;
 
 /** The tables, created if missing. */
