@@ -1,17 +1,10 @@
 import assert from "node:assert/strict";
-import {
-  encodeFrame,
-  type Frame,
-  FrameDecoder,
-  FrameType,
-  readCode,
-  ReceivedFrame,
-} from "../protocol/mod.ts";
+import { type Frame, FrameType, readCode } from "../protocol/mod.ts";
 import { MemoryStore } from "../store/memory_store.ts";
-import { type ConnId, ServerCore } from "./server_core.ts";
+import { Harness } from "./_harness.ts";
+import type { ConnId } from "./server_core.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
-const EMPTY = new Uint8Array(0);
 
 /** A store that counts the reads of stored messages. */
 class CountingStore extends MemoryStore {
@@ -23,36 +16,20 @@ class CountingStore extends MemoryStore {
   }
 }
 
-/** A core with a recording outbox over a `CountingStore`. */
-function makeCore(store = new CountingStore()) {
-  const sent = new Map<ConnId, Frame[]>();
-  const core = new ServerCore({
-    store,
-    ackTimeoutMs: 1000,
-    outbox: {
-      send: (conn, bytes, start, end) => {
-        const list = sent.get(conn) ?? [];
-        new FrameDecoder({ order: "be" }).push(bytes.subarray(start, end), (f) => list.push(f));
-        sent.set(conn, list);
-      },
-      close: () => {},
-    },
-  });
+/** The shared harness over a `CountingStore`; each frame ends its turn. */
+function makeCore() {
+  const store = new CountingStore();
+  const h = new Harness({ store, ackTimeoutMs: 1000 });
   const frame = (conn: ConnId, f: Frame, now: number) => {
-    const bytes = encodeFrame(f);
-    core.frame(conn, new ReceivedFrame(bytes, 0, bytes.length, "be"), "be", now);
-    core.commit(now);
+    h.frame(conn, f, now);
+    h.core.commit(now);
   };
   const hello = (conn: ConnId, name: string, now: number) => {
-    core.open(conn, now, `127.0.0.1:${40000 + conn}`);
-    frame(conn, { type: FrameType.HELLO, id: 0, src: name, dst: "", payload: EMPTY }, now);
+    h.open(conn, now);
+    h.hello(conn, name, now);
+    h.core.commit(now);
   };
-  const take = (conn: ConnId) => {
-    const list = sent.get(conn) ?? [];
-    sent.set(conn, []);
-    return list;
-  };
-  return { core, store, frame, hello, take };
+  return { core: h.core, store, frame, hello, take: (conn: ConnId) => h.frames(conn) };
 }
 
 Deno.test("ServerCore asks the store for no stored messages at a login when none are stored", () => {
