@@ -206,11 +206,20 @@ Deno.test("a block mostly delivered is rewritten without the delivered payloads;
   }
 });
 
-/** Makes SQLite refuse `statement` on `table` from now on, as a failing disk would. */
-function refuse(path: string, name: string, when: string): void {
+/**
+ * Makes SQLite fail the statements `when` names from now on, as a failing disk would: with
+ * `ABORT` the statement fails, with `ROLLBACK` SQLite also ends the transaction by itself.
+ */
+function refuse(
+  path: string,
+  name: string,
+  when: string,
+  raise: "ABORT" | "ROLLBACK" = "ABORT",
+  message = "refused",
+): void {
   const db = new DatabaseSync(path);
   try {
-    db.exec(`CREATE TRIGGER ${name} ${when} BEGIN SELECT RAISE(ABORT, 'refused'); END`);
+    db.exec(`CREATE TRIGGER ${name} ${when} BEGIN SELECT RAISE(${raise}, '${message}'); END`);
   } finally {
     db.close();
   }
@@ -260,10 +269,7 @@ Deno.test("after SQLite ended the batch by itself, no block of it is written on 
   try {
     putBatch(store, 1);
     // As SQLite does on some I/O errors: the whole transaction is rolled back mid-batch.
-    const db = new DatabaseSync(file.path);
-    db.exec(`CREATE TRIGGER fail BEFORE INSERT ON receipts
-      BEGIN SELECT RAISE(ROLLBACK, 'disk gone'); END`);
-    db.close();
+    refuse(file.path, "fail", "BEFORE INSERT ON receipts", "ROLLBACK", "disk gone");
     store.begin();
     for (let i = 0; i < MESSAGES_PER_BLOCK + 5; i++) {
       store.putMessage({ src: "dave", dst: "bob", id: i, sentAt: 0, payload: text("x") });
