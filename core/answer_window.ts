@@ -8,8 +8,11 @@ export interface Answer {
   code: string;
 }
 
-/** An `Answer.hash` that matches any payload (a receipt's message is no longer stored). */
-export const ANY_PAYLOAD = -1;
+/**
+ * An `Answer.hash` that matches any payload (a receipt's message is no longer stored): outside the
+ * 32-bit signed range of `hashBytes`, so no payload's hash is it.
+ */
+export const ANY_PAYLOAD = 2 ** 32;
 
 /** Table slots a generation starts with; it doubles while it is more than half full. */
 const FIRST_SLOTS = 16;

@@ -21,9 +21,11 @@ export function concatBytes(parts: readonly Uint8Array[], total?: number): Uint8
 }
 
 /**
- * A 32-bit hash of `bytes`: MurmurHash3's block mixing four bytes a step, FNV-1a's step for the
- * last one to three, and a short final mix. It tells payloads apart in memory (a resend from a
- * different message under the same id); not for anything stored, and not against an adversary.
+ * A 32-bit hash of `bytes`, as a signed integer: MurmurHash3's block mixing four bytes a step,
+ * FNV-1a's step for the last one to three, and a short final mix. It tells payloads apart in
+ * memory (a resend from a different message under the same id); not for anything stored, and not
+ * against an adversary. Signed, it is always a small integer to V8: kept in a field of a message
+ * awaiting its ack, an unsigned hash of 2^31 or more was a heap number allocated per message.
  *
  * @example
  * ```ts
@@ -47,7 +49,7 @@ export function hashBytes(bytes: Uint8Array): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
-  return h >>> 0;
+  return h | 0;
 }
 
 /** Whether `a` and `b` hold the same bytes. */

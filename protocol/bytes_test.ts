@@ -48,6 +48,9 @@ Deno.test("hashBytes() spreads 20,000 distinct 100-byte payloads without a colli
     payload.fill(0);
   }
   assert.equal(seen.size, 20_000);
+  // Signed 32-bit values, both signs: what the answer windows' ANY_PAYLOAD lies outside of.
+  assert.ok([...seen].every((h) => h === (h | 0)));
+  assert.ok([...seen].some((h) => h < 0) && [...seen].some((h) => h > 0));
 });
 
 Deno.test("equalBytes() compares length and content", () => {
