@@ -291,7 +291,7 @@ Deno.test("SqliteStore upgrades a schema-5 file: its blocks stay in their rows a
   assert.deepEqual(rows(t.path).map((r) => r.fileBytes === null), [true, false]);
   const db = new DatabaseSync(t.path, { readOnly: true });
   try {
-    assert.equal(Number(db.prepare("PRAGMA user_version").get()!.user_version), 7);
+    assert.equal(Number(db.prepare("PRAGMA user_version").get()!.user_version), 8);
   } finally {
     db.close();
   }

@@ -18,11 +18,15 @@ import { concatBytes } from "../protocol/bytes.ts";
 import { conversationOf, type HistoryEntry } from "./store.ts";
 
 /**
- * Entries a block holds at most (the store reads blocks by seq range, so this is a bound). Each
- * block's write stalls the event loop for about a millisecond, and delays the messages in flight
- * then: at 1,024 a block, 1% of them at 10 pairs × 1, which set the p99; at 4,096, 0.25%.
+ * Entries a block holds at most (the store reads blocks by seq range, so this is a bound: a file
+ * whose blocks may hold more needs a schema of its own). Each block's write stalls the event loop
+ * and delays the messages in flight then: at 1,024 a block, 1% of them at 10 pairs × 1, which set
+ * the p99; at 8,192, about 0.1%, for 0.6 ms (0.4 ms at 4,096). Each block also costs a row, links,
+ * a file and its sync, and its deletion: 8,192 instead of 4,096 made the live relay 3.9% faster
+ * (docs/PERFORMANCE.md), where 16,384 in 2 MiB gained nothing more. With 100-byte messages the
+ * block reaches `BLOCK_TARGET_BYTES` at about the same count.
  */
-export const BLOCK_MAX_ENTRIES = 4096;
+export const BLOCK_MAX_ENTRIES = 8192;
 /** Record bytes after which a block is written (one long message may go beyond). */
 export const BLOCK_TARGET_BYTES = 1024 * 1024;
 

@@ -27,8 +27,10 @@ import { HistoryBlockWriter } from "./history_block.ts";
  * their data when the file is opened (after a crash) or a batch rolled back. A block of
  * `FILE_BLOCK_BYTES` or more is written to a file of its own in the directory `PATH-history`
  * (store/block_files.ts): its row's `data` is empty and `file_bytes` its length (NULL: in the row).
+ * Schema 8 has the tables of 7; its blocks hold up to 8,192 entries (`BLOCK_MAX_ENTRIES`), where a
+ * reader of 7 bounds a block's seqs by 4,096 and would miss entries.
  */
-const SCHEMA_VERSION = 7;
+const SCHEMA_VERSION = 8;
 /** Links of history blocks per insert. */
 const LINKS_PER_INSERT = 64;
 /** The `data` of a block row whose data is in a file. */

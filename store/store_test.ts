@@ -721,7 +721,7 @@ Deno.test("SqliteStore upgrades a version-1 file: its data stays, accounts work"
   }
   const reader = new DatabaseSync(file.path);
   try {
-    assert.equal(Number(reader.prepare("PRAGMA user_version").get()!.user_version), 7);
+    assert.equal(Number(reader.prepare("PRAGMA user_version").get()!.user_version), 8);
     assert.equal(
       reader.prepare("SELECT 1 FROM sqlite_master WHERE name = 'messages'").get(),
       undefined,
