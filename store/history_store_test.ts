@@ -506,3 +506,29 @@ Deno.test("SqliteStore.rollback() of a batch that linked blocks links them again
   assert.deepEqual(ids(s, "alice\nbob"), [...kept, b + 100]);
   assert.deepEqual(ids(f.afterCrash(), "alice\nbob"), [...kept, b + 100]);
 });
+
+Deno.test("SqliteStore opens a schema-7 file: its blocks of 4,096 read back, and it becomes 8", () => {
+  using f = crashable();
+  const s = f.store;
+  // A full block of schema 7 (4,096 entries), then a small one.
+  for (let i = 1; i <= 4096; i++) s.queueHistory(queued("alice", "bob", i));
+  s.flushHistory();
+  for (let i = 4097; i <= 4196; i++) s.queueHistory(queued("alice", "bob", i));
+  s.flushHistory();
+  const seqs = s.historyBefore("alice\nbob", Infinity, 100_000).map((e) => e.seq);
+  const db = new DatabaseSync(f.path);
+  db.exec("PRAGMA user_version = 7");
+  db.close();
+  const reopened = f.afterCrash();
+  const all = Array.from({ length: 4196 }, (_, i) => i + 1);
+  assert.deepEqual(ids(reopened, "alice\nbob"), all);
+  // From the middle of the first block: what a catch-up after seq `seqs[99]` reads.
+  const after = reopened.historyAfter({ conv: "alice\nbob", after: seqs[99]!, limit: 5 });
+  assert.deepEqual(after.map((e) => e.id), [101, 102, 103, 104, 105]);
+  const reader = new DatabaseSync(f.path, { readOnly: true });
+  try {
+    assert.equal(Number(reader.prepare("PRAGMA user_version").get()!.user_version), 8);
+  } finally {
+    reader.close();
+  }
+});
