@@ -522,13 +522,27 @@ Deno.test("SqliteStore opens a schema-7 file: its blocks of 4,096 read back, and
   const reopened = f.afterCrash();
   const all = Array.from({ length: 4196 }, (_, i) => i + 1);
   assert.deepEqual(ids(reopened, "alice\nbob"), all);
-  // From the middle of the first block: what a catch-up after seq `seqs[99]` reads.
-  const after = reopened.historyAfter({ conv: "alice\nbob", after: seqs[99]!, limit: 5 });
-  assert.deepEqual(after.map((e) => e.id), [101, 102, 103, 104, 105]);
+  // From near the end of the first block: what a catch-up after seq `seqs[4000]` reads.
+  const after = reopened.historyAfter({ conv: "alice\nbob", after: seqs[4000]!, limit: 3 });
+  assert.deepEqual(after.map((e) => e.id), [4002, 4003, 4004]);
   const reader = new DatabaseSync(f.path, { readOnly: true });
   try {
     assert.equal(Number(reader.prepare("PRAGMA user_version").get()!.user_version), 8);
   } finally {
     reader.close();
   }
+});
+
+Deno.test("SqliteStore.historyAfter() from deep inside a full block reads the rest of it", () => {
+  using f = crashable();
+  const s = f.store;
+  const n = BLOCK_MAX_ENTRIES;
+  for (let i = 1; i <= n; i++) s.queueHistory(queued("alice", i % 2 ? "bob" : "carol", i));
+  const seqs = new Map(s.historyBefore("alice\ncarol", Infinity, n).map((e) => [e.id, e.seq]));
+  // More than 4,096 entries past the block's first seq: a bound of 4,096 would skip the block.
+  const from = seqs.get(n - 100)!;
+  const conv = s.historyAfter({ conv: "alice\ncarol", after: from, limit: 3 });
+  assert.deepEqual(conv.map((e) => e.id), [n - 98, n - 96, n - 94]);
+  const all = s.historyAfter({ after: from, limit: 3 });
+  assert.deepEqual(all.map((e) => e.id), [n - 99, n - 98, n - 97]);
 });
