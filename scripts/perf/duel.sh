@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A yardstick, not part of tinychat: two versions of the server at once, for A/B work on cost per
-# message (docs/PERFORMANCE.md). Both servers run on core 0 at the same time, each with its own
-# C load generator (../shared/perf/loadgen.c) on core 1. The scheduler gives each busy server
+# message (docs/PERFORMANCE.md). Both servers run on core 0 at the same time, each as its tree's
+# `deno task tinychat` runs it (with that tree's V8 flags), each with its own C load generator
+# (../shared/perf/loadgen.c) on core 1. The scheduler gives each busy server
 # half of the core, so the ratio of their rates is the ratio of their costs, and the machine's
 # noise (±25-40% between runs of one server here) hits both alike: A against A comes out
 # within ±2%. Each round runs the pair twice, in both orders.
@@ -47,8 +48,8 @@ gcc -O2 -o "$work/loadgen" "$here/../../../shared/perf/loadgen.c"
 
 # Starts the server of tree $1 on port $2, data in $3; waits for its listening socket.
 start() {
-  (cd "$1" && exec taskset -c 0 deno run --allow-all --v8-flags=--max-semi-space-size=4 mod.ts \
-    serve --host 127.0.0.1 --port "$2" --data "$3" --log-level warn >/dev/null 2>&1) &
+  (cd "$1" && exec taskset -c 0 deno task tinychat serve --host 127.0.0.1 --port "$2" \
+    --data "$3" --log-level warn >/dev/null 2>&1) &
   for _ in $(seq 200); do
     ss -ltn "sport = :$2" | grep -q LISTEN && return
     sleep 0.05
