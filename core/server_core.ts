@@ -1190,14 +1190,17 @@ export class ServerCore {
     this.#files.closed(s.conn);
     this.#sessions.delete(s.conn);
     if (s.name !== "" && this.#byName.get(s.name) === s) this.#byName.delete(s.name);
-    if (s.pendingToMe > 0) {
-      for (const p of this.#pending.toArray()) {
-        if (p.to !== s) continue;
+    // Its live messages, oldest first: the walk ends at the last of them, and copies nothing.
+    for (let p = this.#pending.first; p !== undefined && s.pendingToMe > 0;) {
+      const next = p.next;
+      if (p.to === s) {
         this.#pending.delete(p);
+        s.pendingToMe--;
         this.#storeMessage(p, now);
       }
-      s.pendingToMe = 0;
+      p = next;
     }
+    s.pendingToMe = 0;
     s.held = undefined;
     for (const key of s.implicit ?? []) this.#implicitAcks.delete(key);
     s.implicit = undefined;
