@@ -37,6 +37,8 @@ const MAX_ENCODED_NAMES = 4096;
 const RECORD_HEADER = 20;
 /** src, dst, id, length. */
 const HEAD_BYTES = 12;
+/** Entries whose heads a writer has room for at first. */
+const FIRST_HEADS = 256;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -121,7 +123,9 @@ export class HistoryBlockWriter {
   constructor(options: HistoryBlockWriterOptions = {}) {
     this.#conversations = options.conversations !== false;
     if (options.heads === true) {
-      this.#heads = new DataView(new ArrayBuffer(BLOCK_MAX_ENTRIES * HEAD_BYTES));
+      // Grown as entries come: a writer of small blocks (stored messages) never needs the room
+      // of `BLOCK_MAX_ENTRIES`.
+      this.#heads = new DataView(new ArrayBuffer(FIRST_HEADS * HEAD_BYTES));
     }
   }
 
@@ -157,9 +161,10 @@ export class HistoryBlockWriter {
     view.setUint16(at + 14, this.#lastDstIndex, false);
     view.setUint32(at + 16, payload.length, false);
     this.#buf.set(payload, at + RECORD_HEADER);
-    const heads = this.#heads;
+    let heads = this.#heads;
     if (heads !== undefined) {
       const h = this.#count * HEAD_BYTES;
+      if (h === heads.byteLength) heads = this.#heads = growHeads(heads);
       heads.setUint16(h, this.#lastSrcIndex, false);
       heads.setUint16(h + 2, this.#lastDstIndex, false);
       heads.setUint32(h + 4, id >>> 0, false);
@@ -263,6 +268,13 @@ export class HistoryBlockWriter {
     this.#buf = buf;
     this.#view = new DataView(buf.buffer);
   }
+}
+
+/** `heads` in a buffer of twice its size. */
+function growHeads(heads: DataView): DataView {
+  const bytes = new Uint8Array(2 * heads.byteLength);
+  bytes.set(new Uint8Array(heads.buffer, 0, heads.byteLength));
+  return new DataView(bytes.buffer);
 }
 
 /** The bytes of `block` in one buffer of their own. */

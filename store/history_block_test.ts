@@ -163,3 +163,13 @@ Deno.test("keptEntries() keeps the newest entries of each conversation, as many 
   const mine = keptEntries(decodeHistoryBlock(data, 100, "alice\nbob"), () => 3);
   assert.deepEqual(mine.map((e) => [e.id, e.seq]), [[3, 102], [5, 104], [7, 106]]);
 });
+
+Deno.test("HistoryBlockWriter with heads keeps every head of a block as large as it may be", () => {
+  const w = new HistoryBlockWriter({ heads: true });
+  for (let id = 0; id < BLOCK_MAX_ENTRIES; id++) w.add("alice", "bob", id, id, text(`m${id}`));
+  const heads = decodeBlockHeads(w.take().heads!, 1, BLOCK_MAX_ENTRIES);
+  assert.deepEqual(heads.id, Array.from({ length: BLOCK_MAX_ENTRIES }, (_, id) => id));
+  assert.deepEqual(heads.bytes.slice(-2), [5, 5]);
+  w.add("carol", "dave", 1, 1, text("x"));
+  assert.deepEqual(decodeBlockHeads(w.take().heads!, 1, 1).dst, ["dave"]);
+});
