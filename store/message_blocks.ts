@@ -21,6 +21,7 @@ import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { MessageIndex } from "./message_index.ts";
 import {
   blockBytes,
+  type BlockHeads,
   decodeBlockHeads,
   decodeHistoryBlock,
   HistoryBlockWriter,
@@ -138,25 +139,18 @@ export class MessageBlocks {
     const gone = new Set<number>(JSON.parse(String(this.#st.allGone.get()!.seqs)));
     const queues = new Map<string, number[]>();
     this.#live.clear();
-    for (let after = 0;;) {
-      const rows = this.#st.heads.all(after);
-      for (const row of rows) {
-        const last = Number(row.last_seq);
-        const count = Number(row.count);
-        const dsts = decodeBlockHeads(row.heads as Uint8Array, last - count + 1, count).dst;
-        let live = 0;
-        for (let i = 0, seq = last - count + 1; i < count; i++, seq++) {
-          if (gone.has(seq)) continue;
-          const queue = queues.get(dsts[i]!);
-          if (queue === undefined) queues.set(dsts[i]!, [seq]);
-          else queue.push(seq);
-          live++;
-        }
-        this.#live.set(last, live);
+    this.#eachHeads((first, last, heads) => {
+      const dsts = heads.dst;
+      let live = 0;
+      for (let i = 0, seq = first; seq <= last; i++, seq++) {
+        if (gone.has(seq)) continue;
+        const queue = queues.get(dsts[i]!);
+        if (queue === undefined) queues.set(dsts[i]!, [seq]);
+        else queue.push(seq);
+        live++;
       }
-      if (rows.length < BLOCKS_PER_SLICE) break;
-      after = Number(rows[rows.length - 1]!.last_seq);
-    }
+      this.#live.set(last, live);
+    });
     const index = new MessageIndex();
     for (const [dst, seqs] of queues) index.addUnkeyed(dst, seqs);
     this.#index = index;
@@ -175,28 +169,34 @@ export class MessageBlocks {
       wanted.set(name, new Set(index.unkeyed(name)));
       keys.set(name, []);
     }
+    this.#eachHeads((first, last, heads) => {
+      for (let i = 0, seq = first; seq <= last; i++, seq++) {
+        const dst = heads.dst[i]!;
+        if (!wanted.get(dst)?.has(seq)) continue;
+        keys.get(dst)!.push({
+          seq,
+          src: heads.src[i]!,
+          id: heads.id[i]!,
+          bytes: heads.bytes[i]!,
+        });
+      }
+    });
+    for (const [name, rows] of keys) index.addKeys(name, rows);
+    return index;
+  }
+
+  /** Calls `visit` with every block's seqs and heads, in seq order, a slice of blocks a statement. */
+  #eachHeads(visit: (first: number, last: number, heads: BlockHeads) => void): void {
     for (let after = 0;;) {
       const rows = this.#st.heads.all(after);
       for (const row of rows) {
         const last = Number(row.last_seq);
-        const count = Number(row.count);
-        const heads = decodeBlockHeads(row.heads as Uint8Array, last - count + 1, count);
-        for (let i = 0, seq = last - count + 1; i < count; i++, seq++) {
-          const dst = heads.dst[i]!;
-          if (!wanted.get(dst)?.has(seq)) continue;
-          keys.get(dst)!.push({
-            seq,
-            src: heads.src[i]!,
-            id: heads.id[i]!,
-            bytes: heads.bytes[i]!,
-          });
-        }
+        const first = last - Number(row.count) + 1;
+        visit(first, last, decodeBlockHeads(row.heads as Uint8Array, first, last - first + 1));
       }
       if (rows.length < BLOCKS_PER_SLICE) break;
       after = Number(rows[rows.length - 1]!.last_seq);
     }
-    for (const [name, rows] of keys) index.addKeys(name, rows);
-    return index;
   }
 
   /** Puts a message in the open transaction's block; returns its seq. */
