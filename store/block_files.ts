@@ -107,6 +107,11 @@ export class BlockFiles {
     return blocks;
   }
 
+  /** Whether files written since the last sync wait for one. */
+  get waiting(): boolean {
+    return this.#unsynced.length > 0;
+  }
+
   /** Makes the files written before the call, and their names, survive power loss. */
   async sync(): Promise<void> {
     const files = this.#unsynced;

@@ -257,6 +257,30 @@ Deno.test("SqliteStore syncing in the background holds block files open only unt
   }
 });
 
+Deno.test("SqliteStore.syncOnThread() syncs the log alone; it leaves block files waiting to sync()", async () => {
+  using t = temp();
+  const s = new SqliteStore(t.path, { syncInBackground: true });
+  try {
+    s.begin();
+    s.putMessage({ src: "alice", dst: "bob", id: 1, sentAt: 1, payload: big });
+    s.commit();
+    assert.equal(s.syncOnThread(), true);
+    block(s, "bob", 1, perFile);
+    assert.equal(s.syncOnThread(), false);
+    await s.sync();
+    assert.equal(s.syncOnThread(), true);
+  } finally {
+    s.close();
+  }
+  const again = new SqliteStore(t.path);
+  try {
+    assert.deepEqual(again.messagesFor("bob", 0, 10).map((m) => m.id), [1]);
+    assert.deepEqual(ids(again, "bob"), range(1, perFile));
+  } finally {
+    again.close();
+  }
+});
+
 Deno.test("SqliteStore upgrades a schema-5 file: its blocks stay in their rows and read back", () => {
   using t = temp();
   {

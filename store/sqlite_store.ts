@@ -2,6 +2,7 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { MESSAGE_TABLES, MessageBlocks, migrateMessageRows } from "./message_blocks.ts";
 import { blockEntries, BlockFiles, FILE_BLOCK_BYTES, hasFileColumn } from "./block_files.ts";
 import { syncDir } from "./disk.ts";
+import { SyncPace } from "./sync_pace.ts";
 import { makePrivateFile } from "./private_file.ts";
 import type { Account, Receipt, Store, StoredMessage } from "./store.ts";
 import type { HistoryEntry, HistoryQuery, RoomMember } from "./store.ts";
@@ -52,6 +53,7 @@ export interface SqliteStoreOptions {
    * (SQLite's `synchronous=NORMAL`) and `sync()` syncs that log's data off the JavaScript thread,
    * which is what `synchronous=FULL` does at every commit: a batch is as durable once `sync()`
    * resolved as it is under FULL once `commit()` returned, and many batches share one sync.
+   * `syncOnThread()` does the same on this thread while that is quick (store/sync_pace.ts).
    * Default false.
    */
   syncInBackground?: boolean;
@@ -61,7 +63,7 @@ export interface SqliteStoreOptions {
  * A `Store` in one SQLite file (node:sqlite), in write-ahead-log mode with `synchronous=FULL`:
  * once `commit()` returns, the batch survives kill -9 and power loss. With `syncInBackground`,
  * that takes `commit()` and then `sync()`, which many batches share and which does not block the
- * thread.
+ * thread (or `syncOnThread()`, which does, briefly).
  *
  * The messages of a batch are written in blocks, many to a row (store/message_blocks.ts), before
  * the next read of messages and at the latest by `commit()`; their seqs are assigned when they
@@ -92,6 +94,8 @@ export class SqliteStore implements Store {
   #filesDeleted: number[] = [];
   /** The write-ahead log, opened at the first `sync()`. */
   #wal: Deno.FsFile | undefined;
+  /** Whether `syncOnThread()` syncs, after how long the last ones took. */
+  #pace = new SyncPace();
   #inBatch = false;
   /** The stored messages. */
   #messages: MessageBlocks;
@@ -459,6 +463,20 @@ export class SqliteStore implements Store {
     if (!this.#background) return;
     // Side by side: a row that outlives its block's file reads as a lost block (BlockFiles.read).
     await Promise.all([this.#files?.sync(), this.#openWal()?.syncData()]);
+  }
+
+  /**
+   * `sync()` on this thread, when only the write-ahead log waits for a sync and the last one here
+   * was quick (`SyncPace`); false, having done nothing, otherwise. Throws as `sync()` rejects.
+   */
+  syncOnThread(): boolean {
+    if (!this.#background) return true;
+    const start = performance.now();
+    if ((this.#files?.waiting ?? false) || !this.#pace.onThread(start)) return false;
+    this.#openWal()?.syncDataSync();
+    const end = performance.now();
+    this.#pace.took(end - start, end);
+    return true;
   }
 
   /** The write-ahead log, opened once it exists (with its directory entry made durable). */

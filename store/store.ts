@@ -90,6 +90,12 @@ export interface Store {
    * batch committed before the call is durable, without blocking the thread meanwhile.
    */
   sync?(): Promise<void>;
+  /**
+   * Present with `sync`: makes every batch committed so far durable now, on this thread, when
+   * that is quick, and returns true; returns false, having done nothing, when it is better left to
+   * `sync()` (a sync on the thread was slow lately, or more than the log waits for one).
+   */
+  syncOnThread?(): boolean;
   /** Drops the open batch; a no-op without one. */
   rollback(): void;
   /** Commits and releases the store. */
