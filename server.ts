@@ -122,7 +122,8 @@ export async function serve(options: ServeOptions = {}): Promise<TinychatServer>
   if (options.dataDir !== undefined) {
     // Only the operator reads it: every stored message and the password hashes are there.
     await Deno.mkdir(options.dataDir, { recursive: true, mode: 0o700 });
-    // Commits write the log; its sync runs off this thread, and answers wait for it (#sync).
+    // Commits write the log; answers wait for its sync, on this thread while syncs are quick
+    // (#releaseSynced), else off it (#sync).
     store = new SqliteStore(`${options.dataDir}/tinychat.db`, { syncInBackground: true });
   } else {
     store = new MemoryStore();
@@ -188,6 +189,8 @@ class Server implements TinychatServer {
   #nextId = 1;
   #maxBuffered: number;
   #turnScheduled = false;
+  /** `#endTurn` is running: a turn scheduled now needs a turn of the event loop of its own. */
+  #endingTurn = false;
   /** The group commit running with a store that syncs in the background (`#sync`). */
   #syncing: Promise<void> | undefined;
   /** The sync of batches that no answer waits for (`#releaseUnawaited`). */
@@ -230,8 +233,9 @@ class Server implements TinychatServer {
     this.io = this.#epoll !== undefined ? "epoll" : "deno";
     if (this.#epoll !== undefined) {
       this.#epoll.onRoundEnd(() => this.#roundEnd());
-      // A sync in flight resolves on the event loop: no wait may hold it up.
-      this.#epoll.mayBlock = () => this.#syncing === undefined;
+      // A sync in flight resolves on the event loop, and a turn left to end ends there: no wait
+      // may hold them up.
+      this.#epoll.mayBlock = () => this.#syncing === undefined && !this.#turnScheduled;
     }
     this.#store = store;
     this.#files = files;
@@ -516,8 +520,9 @@ class Server implements TinychatServer {
     // While a sync runs, what the turns write joins the batch committed when it is done.
     if (this.#core.needsCommit && !this.#turnScheduled && this.#syncing === undefined) {
       this.#turnScheduled = true;
-      // In a poller round, the round's end ends the turn (#roundEnd).
-      if (!this.#inRound) {
+      // In a poller round, the round's end ends the turn (#roundEnd), unless this is that end:
+      // answers released by a batch synced there may write again.
+      if (!this.#inRound || this.#endingTurn) {
         setImmediate(() => {
           if (this.#turnScheduled) this.#endTurn();
         });
@@ -528,19 +533,21 @@ class Server implements TinychatServer {
 
   #endTurn(): void {
     this.#turnScheduled = false;
-    if (this.#store.sync !== undefined) {
-      if (this.#syncing === undefined) {
+    this.#endingTurn = true;
+    try {
+      if (this.#store.sync === undefined) this.#core.commit(Date.now());
+      else if (this.#syncing === undefined) {
         const ticket = this.#takeCommit();
-        if (ticket !== undefined && !this.#releaseUnawaited(ticket)) {
+        if (
+          ticket !== undefined && !this.#releaseUnawaited(ticket) && !this.#releaseSynced(ticket)
+        ) {
           this.#syncing = this.#sync(ticket);
         }
       }
-    } else {
-      try {
-        this.#core.commit(Date.now());
-      } catch (error) {
-        this.#log("error", "commit-failed", { error: String(error) });
-      }
+    } catch (error) {
+      this.#log("error", "commit-failed", { error: String(error) });
+    } finally {
+      this.#endingTurn = false;
     }
     this.#armTimer();
   }
@@ -570,6 +577,23 @@ class Server implements TinychatServer {
       this.#syncing = undefined;
     }
     this.#armTimer();
+  }
+
+  /**
+   * Syncs the batch of `ticket` on this thread when the store finds that quick
+   * (`Store.syncOnThread`), then sends what waited for it: no hop to another thread and back.
+   * False when the sync is left to `#sync`.
+   */
+  #releaseSynced(ticket: CommitTicket): boolean {
+    let durable = true;
+    try {
+      if (this.#store.syncOnThread?.() !== true) return false;
+    } catch (error) {
+      durable = false;
+      this.#log("error", "store-sync-failed", { error: String(error) });
+    }
+    this.#event(() => this.#core.release(ticket, durable));
+    return true;
   }
 
   /**

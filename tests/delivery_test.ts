@@ -1,12 +1,22 @@
 import assert from "node:assert/strict";
-import { FrameType, readCode } from "../protocol/mod.ts";
+import {
+  concatBytes,
+  CredentialOption,
+  encodeFrame,
+  encodeHelloOptions,
+  FrameType,
+  readCode,
+} from "../protocol/mod.ts";
 import { connect, isAck, login, text } from "./_client.ts";
-import { serverTest, start } from "./_server.ts";
+import { cliCommand, serverTest, start, tempDir } from "./_server.ts";
 
 const isMsg = (src: string) => (f: { type: number; src: string }) =>
   f.type === FrameType.MSG && f.src === src;
 const isOffline = (src: string) => (f: { type: number; src: string }) =>
   f.type === FrameType.OFFLINE && f.src === src;
+
+const EMPTY = new Uint8Array(0);
+const note = new TextEncoder().encode("behind the hello");
 
 /** Logs `name` in once and out again, so that the server knows it. */
 async function register(port: number, name: string): Promise<void> {
@@ -67,6 +77,37 @@ serverTest(
     await using again = await login(server.port, "bob");
     await again.sync();
     assert.equal(again.received.filter((f) => f.type === FrameType.OFFLINE).length, 0);
+  },
+);
+
+serverTest(
+  "serve: a message written behind its sender's HELLO to offline B is 300 with nothing more sent",
+  async () => {
+    // B known from its account alone: no earlier batch of the server's arms a sync that could
+    // end the turn this test is about.
+    await using dir = await tempDir();
+    const add = await cliCommand(["user", "add", "--data", dir.path, "bob"], {
+      env: { NO_COLOR: "1", TINYCHAT_NEW_PASSWORD: "b" },
+    }).output();
+    assert.equal(add.code, 0, new TextDecoder().decode(add.stderr));
+    await using server = await start({ dataDir: dir.path });
+    await using a = await connect(server.port);
+    a.name = "alice";
+    // One write: the MSG waits behind the HELLO until the login is durable, and is stored while
+    // the login's answer is released; its own commit must follow with no other frame to prompt it.
+    await a.write(concatBytes([
+      encodeFrame({ type: FrameType.HELLO, id: 0, src: "alice", dst: "", payload: EMPTY }),
+      encodeFrame({ type: FrameType.MSG, id: 9, src: "alice", dst: "bob", payload: note }),
+    ]));
+    const answers = [await a.next(isAck(0, undefined, "")), await a.next(isAck(9))];
+    assert.deepEqual(answers.map((f) => readCode(f.payload)), ["200", "300"]);
+
+    await using b = await connect(server.port);
+    b.name = "bob";
+    const payload = encodeHelloOptions([[CredentialOption.PASSWORD, "b"]]);
+    await b.send({ type: FrameType.HELLO, id: 0, src: "bob", dst: "", payload });
+    assert.equal(readCode((await b.next(isAck(0))).payload), "200");
+    assert.equal(text(await b.next(isOffline("alice"))), "behind the hello");
   },
 );
 
