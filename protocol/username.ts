@@ -80,18 +80,24 @@ export function isValidName(name: string): boolean {
  * Throws `RangeError` if it does not fit (callers validate names first).
  */
 export function writeName(target: Uint8Array, offset: number, name: string): void {
-  target.fill(0, offset, offset + NAME_SIZE);
-  if (name.length === 0) return;
-  let ascii = name.length <= NAME_SIZE;
-  for (let i = 0; ascii && i < name.length; i++) ascii = name.charCodeAt(i) < 0x80;
-  if (ascii) {
-    for (let i = 0; i < name.length; i++) target[offset + i] = name.charCodeAt(i);
-    return;
+  // ASCII, the common case, byte by byte: no fill call and no encoded copy.
+  if (name.length <= NAME_SIZE) {
+    let i = 0;
+    for (; i < name.length; i++) {
+      const c = name.charCodeAt(i);
+      if (c >= 0x80) break;
+      target[offset + i] = c;
+    }
+    if (i === name.length) {
+      for (; i < NAME_SIZE; i++) target[offset + i] = 0;
+      return;
+    }
   }
   const bytes = encoder.encode(name);
   if (bytes.length > NAME_SIZE) {
     throw new RangeError(`Cannot write name: ${bytes.length} bytes exceed ${NAME_SIZE}`);
   }
+  target.fill(0, offset, offset + NAME_SIZE);
   target.set(bytes, offset);
 }
 
