@@ -219,6 +219,16 @@ class Poller {
     return this.#round;
   }
 
+  /**
+   * Hands out, within the current round, what became ready since its wait (a wait that does not
+   * block); the number of readiness events. For `roundEnd`, before it acts on what the round read.
+   */
+  gather(): number {
+    const count = this.#c.epoll_wait(this.#ep, this.#events, MAX_EVENTS, 0);
+    if (count > 0) this.#dispatch(this.#eventView, count);
+    return count;
+  }
+
   /** Whether readiness is being handed out now (the round's `roundEnd` has not run yet). */
   get inRound(): boolean {
     return this.#inRound;
@@ -588,6 +598,15 @@ export class EpollListener implements Ready {
    */
   onRoundEnd(fn: () => void): void {
     this.#poller.roundEnd = fn;
+  }
+
+  /**
+   * In `onRoundEnd`'s function: hands out what became ready while the round ran, as part of it
+   * (what a round's end commits can then include frames that came meanwhile). The number of
+   * readiness events.
+   */
+  gather(): number {
+    return this.#poller.gather();
   }
 
   /**

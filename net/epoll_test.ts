@@ -784,3 +784,54 @@ Deno.test("onRoundEnd runs after the round handed out its data, inside the round
   client.close();
   listener.close();
 });
+
+Deno.test("gather() in onRoundEnd hands out what arrived during the round, within it", {
+  ignore,
+}, async () => {
+  // A second peer writes from this thread, with blocking libc calls, while a round ends: its
+  // bytes arrive after the round's wait and before gather().
+  const libc = Deno.dlopen("libc.so.6", {
+    socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+    connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+    write: { parameters: ["i32", "buffer", "u32"], result: "i64" },
+    close: { parameters: ["i32"], result: "i32" },
+  });
+  const listener = listen();
+  const [first, client] = await pair(listener);
+  const fd = libc.symbols.socket(2, 1, 0);
+  try {
+    const address = encodeAddress("127.0.0.1", listener.addr.port)!;
+    assert.equal(libc.symbols.connect(fd, address, address.length), 0);
+    const second = await within(listener.accept(), "accept");
+    const a = new Collector();
+    const b = new Collector();
+    first.attach(a);
+    second.attach(b);
+    const seen: string[] = [];
+    listener.onRoundEnd(() => {
+      if (a.total === 0 || seen.length > 0) return;
+      const pong = encoder.encode("pong");
+      assert.equal(Number(libc.symbols.write(fd, pong, pong.length)), 4);
+      seen.push(`before gather: ${b.total} bytes`);
+      // Loopback hands the bytes over within the write; a few more looks if the kernel lags.
+      let events = 0;
+      for (let look = 0; events === 0 && look < 1000; look++) events = listener.gather();
+      seen.push(`after gather: ${b.total} bytes, ${events} event`, `in round: ${listener.inRound}`);
+    });
+    await client.write(encoder.encode("ping"));
+    await within(b.received(4), "pong");
+    assert.deepEqual(seen, [
+      "before gather: 0 bytes",
+      "after gather: 4 bytes, 1 event",
+      "in round: true",
+    ]);
+    assert.equal(decoder.decode(b.chunks[0]), "pong");
+    first.close();
+    second.close();
+  } finally {
+    libc.symbols.close(fd);
+    client.close();
+    listener.close();
+    libc.close();
+  }
+});
