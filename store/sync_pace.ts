@@ -1,15 +1,15 @@
 /**
  * Where the group commit's sync of the write-ahead log runs: on the event loop's thread, or off it.
  *
- * On a disk whose syncs are quick (60 µs for the median `fdatasync` on this project's machines) a
- * sync off the thread costs more than the sync itself: the hop to another thread and back, the
- * poller parked off the thread while it runs, and with the server on one core the other thread
- * takes its time from the event loop anyway. Synced on the thread, "300" to offline recipients went
- * 1.19 times as fast (docs/PERFORMANCE.md). But a slow sync there stalls every live message, so
- * once `SLOW_RUN` in a row took longer than `SLOW_SYNC_MS` the next go off the thread for a while:
- * a second, then twice as long at each slow sync after it, up to a minute; a quick one starts
- * over. A lone slow sync (about one in a thousand here: the machine's other tenants) changes
- * nothing; a slow disk stalls the loop three times, then once a minute at most.
+ * On a disk whose syncs are quick (0.2-0.25 ms for a batch's `fdatasync` of the log on this
+ * project's machines), a sync off the thread adds more than it saves: the hop to another thread and
+ * back, the poller parked off the thread meanwhile, and with the server on one core the other
+ * thread takes its time from the event loop anyway. On the thread, "300" to offline users went
+ * about 1.12 times as fast (docs/PERFORMANCE.md). But a slow sync there stalls every live
+ * message, so once `SLOW_RUN` in a row took longer than `SLOW_SYNC_MS` the next go off the thread
+ * for a while: a second, then twice as long at each slow sync after it, up to a minute; a quick one
+ * starts over. A lone slow sync (about one in a thousand here: the machine's other tenants) changes
+ * nothing; a slow disk stalls the loop three times, then ever more rarely, once a minute at most.
  *
  * @module
  */
