@@ -189,8 +189,8 @@ class Server implements TinychatServer {
   #nextId = 1;
   #maxBuffered: number;
   #turnScheduled = false;
-  /** `#endTurn` is running: a turn scheduled now needs a turn of the event loop of its own. */
-  #endingTurn = false;
+  /** A poller round's end is running: a turn scheduled now needs an event-loop turn of its own. */
+  #roundEnding = false;
   /** The group commit running with a store that syncs in the background (`#sync`). */
   #syncing: Promise<void> | undefined;
   /** The sync of batches that no answer waits for (`#releaseUnawaited`). */
@@ -482,8 +482,13 @@ class Server implements TinychatServer {
     if (this.#turnScheduled && this.#syncing === undefined && this.#store.sync !== undefined) {
       this.#epoll?.gather();
     }
-    if (this.#turnScheduled) this.#endTurn();
-    this.#flush();
+    this.#roundEnding = true;
+    try {
+      if (this.#turnScheduled) this.#endTurn();
+      this.#flush();
+    } finally {
+      this.#roundEnding = false;
+    }
   }
 
   /**
@@ -531,7 +536,7 @@ class Server implements TinychatServer {
       this.#turnScheduled = true;
       // In a poller round, the round's end ends the turn (#roundEnd), unless this is that end:
       // answers released by a batch synced there may write again.
-      if (!this.#inRound || this.#endingTurn) {
+      if (!this.#inRound || this.#roundEnding) {
         setImmediate(() => {
           if (this.#turnScheduled) this.#endTurn();
         });
@@ -542,10 +547,8 @@ class Server implements TinychatServer {
 
   #endTurn(): void {
     this.#turnScheduled = false;
-    this.#endingTurn = true;
-    try {
-      if (this.#store.sync === undefined) this.#core.commit(Date.now());
-      else if (this.#syncing === undefined) {
+    if (this.#store.sync !== undefined) {
+      if (this.#syncing === undefined) {
         const ticket = this.#takeCommit();
         if (
           ticket !== undefined && !this.#releaseUnawaited(ticket) && !this.#releaseSynced(ticket)
@@ -553,10 +556,12 @@ class Server implements TinychatServer {
           this.#syncing = this.#sync(ticket);
         }
       }
-    } catch (error) {
-      this.#log("error", "commit-failed", { error: String(error) });
-    } finally {
-      this.#endingTurn = false;
+    } else {
+      try {
+        this.#core.commit(Date.now());
+      } catch (error) {
+        this.#log("error", "commit-failed", { error: String(error) });
+      }
     }
     this.#armTimer();
   }
