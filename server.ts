@@ -200,7 +200,10 @@ class Server implements TinychatServer {
   #log: CoreLogger;
   /** What connections tell the server: one object for all of them, none per connection. */
   #connectionEvents: ConnectionEvents = {
-    writable: (id) => this.#event(() => this.#core.writable(id, Date.now())),
+    writable: (id) => {
+      // Every socket that took all it was given says so; the core listens while a drain waits.
+      if (this.#core.awaitsWritable) this.#event(() => this.#core.writable(id, Date.now()));
+    },
     // Not from inside the core's send: the core learns of it once its current event is done.
     slow: (id) =>
       queueMicrotask(() => {

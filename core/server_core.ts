@@ -314,6 +314,8 @@ export class ServerCore {
   #gate: LoginGate;
   #deferred: Deferred[] = [];
   #dirty = false;
+  /** Sessions whose drain waits for `writable()`. */
+  #awaitingWritable = 0;
   #limits: Limits;
   /** Login attempts per IP address. */
   #logins: KeyedRateLimiter;
@@ -391,6 +393,14 @@ export class ServerCore {
   /** Names logged in now. */
   online(): string[] {
     return [...this.#byName.keys()];
+  }
+
+  /**
+   * Whether a drain waits for its socket to take more: while none does, the I/O layer need not
+   * tell `writable()` of every socket that took all it was given.
+   */
+  get awaitsWritable(): boolean {
+    return this.#awaitingWritable > 0;
   }
 
   /** Whether a write batch or answers wait for `commit()`. */
@@ -536,6 +546,7 @@ export class ServerCore {
     const s = this.#sessions.get(conn);
     if (s === undefined || !s.waitingWritable) return;
     s.waitingWritable = false;
+    this.#awaitingWritable--;
     this.#drainStep(s, now);
   }
 
@@ -1145,12 +1156,12 @@ export class ServerCore {
       // Long messages: a step queues a few MiB at most, the rest when the socket drained.
       bytes += m.payload.length;
       if (bytes > DRAIN_STEP_BYTES) {
-        s.waitingWritable = true;
+        this.#awaitWritable(s);
         return;
       }
     }
     if (page.length === this.#drainPage) {
-      s.waitingWritable = true;
+      this.#awaitWritable(s);
       return;
     }
     if (this.#owed.get(s.name) > 0) {
@@ -1164,7 +1175,7 @@ export class ServerCore {
     }
     // Then the room messages missed, in pages as the stored ones.
     if (!this.#rooms.caughtUp(s, now)) {
-      s.waitingWritable = true;
+      this.#awaitWritable(s);
       return;
     }
     this.#files.loggedIn(s);
@@ -1189,6 +1200,10 @@ export class ServerCore {
     if (this.#long.size > 0) this.#long.forget(s);
     this.#files.closed(s.conn);
     this.#sessions.delete(s.conn);
+    if (s.waitingWritable) {
+      s.waitingWritable = false;
+      this.#awaitingWritable--;
+    }
     if (s.name !== "" && this.#byName.get(s.name) === s) this.#byName.delete(s.name);
     // Its live messages, oldest first: the walk ends at the last of them, and copies nothing.
     for (let p = this.#pending.first; p !== undefined && s.pendingToMe > 0;) {
@@ -1206,6 +1221,13 @@ export class ServerCore {
     s.implicit = undefined;
     this.#log("info", "disconnect", { conn: s.conn, user: s.name, reason });
     if (closeSocket) this.#outbox.close(s.conn, reason);
+  }
+
+  /** `s`'s drain goes on at its `writable()`. */
+  #awaitWritable(s: Session): void {
+    if (s.waitingWritable) return;
+    s.waitingWritable = true;
+    this.#awaitingWritable++;
   }
 
   /** Answers `code` about frame `id` on `s` and closes it. */

@@ -364,6 +364,30 @@ Deno.test("ServerCore.writable() hands over the next drain page", () => {
   assert.deepEqual(h.take(4), [], "nothing more once drained");
 });
 
+Deno.test("ServerCore.awaitsWritable holds while a drain waits for its socket, not after", () => {
+  const h = new Harness({ drainPage: 2 });
+  h.known(2, "bob");
+  h.known(6, "dave");
+  h.login(1, "alice");
+  for (let id = 1; id <= 3; id++) {
+    h.msg(1, "alice", "bob", id, `b${id}`, id);
+    h.msg(1, "alice", "dave", 10 + id, `d${id}`, id);
+  }
+  h.core.commit(3);
+  assert.equal(h.core.awaitsWritable, false, "no drain yet");
+  assert.equal(h.login(4, "bob", 4).length, 2);
+  assert.equal(h.login(5, "dave", 4).length, 2);
+  assert.equal(h.core.awaitsWritable, true, "both drains wait for their sockets");
+  h.core.writable(4, 5);
+  h.core.commit(5);
+  assert.deepEqual(h.take(4), [OFFLINE(3, "alice", "bob", "b3")]);
+  assert.equal(h.core.awaitsWritable, true, "dave's drain still waits");
+  h.core.closed(5, 6);
+  assert.equal(h.core.awaitsWritable, false, "a closed session waits for nothing");
+  h.core.writable(5, 7);
+  assert.equal(h.core.awaitsWritable, false);
+});
+
 Deno.test("ServerCore.writable() ends a drain whose last page was exactly full", () => {
   const h = new Harness({ drainPage: 2 });
   h.known(2, "bob");
