@@ -544,9 +544,7 @@ export class ServerCore {
   /** Everything queued for `conn` has been written: continue a login drain. */
   writable(conn: ConnId, now: number): void {
     const s = this.#sessions.get(conn);
-    if (s === undefined || !s.waitingWritable) return;
-    s.waitingWritable = false;
-    this.#awaitingWritable--;
+    if (s === undefined || !this.#stopAwaitingWritable(s)) return;
     this.#drainStep(s, now);
   }
 
@@ -1200,10 +1198,7 @@ export class ServerCore {
     if (this.#long.size > 0) this.#long.forget(s);
     this.#files.closed(s.conn);
     this.#sessions.delete(s.conn);
-    if (s.waitingWritable) {
-      s.waitingWritable = false;
-      this.#awaitingWritable--;
-    }
+    this.#stopAwaitingWritable(s);
     if (s.name !== "" && this.#byName.get(s.name) === s) this.#byName.delete(s.name);
     // Its live messages, oldest first: the walk ends at the last of them, and copies nothing.
     for (let p = this.#pending.first; p !== undefined && s.pendingToMe > 0;) {
@@ -1228,6 +1223,14 @@ export class ServerCore {
     if (s.waitingWritable) return;
     s.waitingWritable = true;
     this.#awaitingWritable++;
+  }
+
+  /** `s` no longer waits for `writable()`; whether it did. */
+  #stopAwaitingWritable(s: Session): boolean {
+    if (!s.waitingWritable) return false;
+    s.waitingWritable = false;
+    this.#awaitingWritable--;
+    return true;
   }
 
   /** Answers `code` about frame `id` on `s` and closes it. */
